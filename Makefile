@@ -37,7 +37,7 @@ test: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 notebooks/[0-9]*.ipynb
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.store_widget_state=False notebooks/[0-9]*.ipynb
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
