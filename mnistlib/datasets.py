@@ -307,13 +307,16 @@ def load_mnist(
     )
 
 
-def fetch(dataset: str = "mnist", data_dir: str | os.PathLike[str] | None = None, progress: bool | None = None) -> Path:
+def fetch(
+    data_dir: str | os.PathLike[str] | None = None, *, dataset: str = "mnist", progress: bool | None = None
+) -> Path:
     """Make sure the four IDX files of ``dataset`` are on disk and verified; return their folder.
 
     Looks where :func:`load_mnist` looks, downloads the missing files (``.gz``) into ``data_dir`` or
     :func:`default_data_dir`, and checks every file's SHA-256 (once: the result is remembered until the file
     changes). Used by :func:`load_mnist`; call it alone to prepare a machine (introduced in notebook 01_idx_files).
 
+    Arguments are those of :func:`load_mnist` (``data_dir`` first, the rest keyword-only).
     Raises DownloadError or ChecksumError as :func:`load_mnist` does.
     """
     _check_dataset(dataset)

@@ -669,7 +669,7 @@ def test_fashion_mnist_is_read_from_the_system_folder_first_and_cached_elsewhere
     np.testing.assert_array_equal(test.y, written["t10k-labels-idx1-ubyte"])
     assert files_in(system) == before  # never writes into a system folder, even as root
     assert list((Path(os.environ["XDG_CACHE_HOME"]) / "mnistlib" / "caches").glob("fashion-mnist-*/arrays.json"))
-    assert fetch("fashion-mnist") == system
+    assert fetch(dataset="fashion-mnist") == system
     # MNIST never looks there
     with pytest.raises(DatasetNotFoundError) as info:
         load_mnist(download=False)
