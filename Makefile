@@ -15,6 +15,8 @@ STAMP  := $(VENV)/.installed
 export OMP_NUM_THREADS      ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS      ?= 2
+# Stored notebooks carry no progress bars (the tests run with the same setting; see conftest.py).
+notebooks: export MNISTLIB_PROGRESS = 0
 # Notebooks draw inline; a backend inherited from the shell must not leak into the kernels.
 unexport MPLBACKEND
 

@@ -1,0 +1,448 @@
+"""Tests for mnistlib.train: mini-batches, SGD with momentum / weight decay / schedules, the History.
+
+Most tests use ``TinySoftmax``, a minimal model written here against the model contract (params, forward,
+loss_and_grads), so that they test the training loop alone; others use the real models of mnistlib.models.
+"""
+
+import numpy as np
+import pytest
+
+from mnistlib import train
+from mnistlib.models import MLP, LogisticRegression, SoftmaxRegression
+from mnistlib.train import (
+    CosineSchedule,
+    History,
+    StepSchedule,
+    cosine_schedule,
+    fit,
+    iterate_minibatches,
+    step_schedule,
+)
+
+
+class TinySoftmax:
+    """Softmax regression in a few lines, following the model contract of DESIGN.md."""
+
+    def __init__(self, num_features, num_classes, *, rng, dtype=np.float64):
+        self.params = {
+            "W": (0.01 * rng.standard_normal((num_features, num_classes))).astype(dtype),
+            "b": np.zeros(num_classes, dtype),
+        }
+        self.forward_rows = []  # rows of every forward() call, to see what fit evaluates
+
+    def forward(self, X):
+        self.forward_rows.append(X.shape[0])
+        return X.astype(self.params["W"].dtype, copy=False) @ self.params["W"] + self.params["b"]
+
+    def loss_and_grads(self, X, y):
+        X = X.astype(self.params["W"].dtype, copy=False)
+        logits = X @ self.params["W"] + self.params["b"]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        n = X.shape[0]
+        loss = float(-log_probs[np.arange(n), y].mean())
+        dlogits = np.exp(log_probs)
+        dlogits[np.arange(n), y] -= 1
+        dlogits /= n
+        return loss, {"W": X.T @ dlogits, "b": dlogits.sum(axis=0)}
+
+
+class ZeroLossModel:
+    """A model whose loss gradient is always 0: SGD then only applies weight decay."""
+
+    def __init__(self):
+        self.params = {"W1": np.full((3, 2), 2.0), "b1": np.full(2, 2.0), "scale": np.full(2, 2.0)}
+
+    def forward(self, X):
+        return np.zeros((X.shape[0], 2))
+
+    def loss_and_grads(self, X, y):
+        return 0.0, {name: np.zeros_like(p) for name, p in self.params.items()}
+
+
+def blobs(n=600, num_features=5, num_classes=3, seed=0, dtype=np.float64):
+    """Well separated Gaussian blobs: a problem SGD should solve to ~100% accuracy."""
+    rng = np.random.default_rng(seed)
+    centers = 4 * rng.standard_normal((num_classes, num_features))
+    y = rng.integers(0, num_classes, n)
+    X = centers[y] + rng.standard_normal((n, num_features))
+    return X.astype(dtype), y.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# iterate_minibatches
+# --------------------------------------------------------------------------------------------------------------
+def _epoch_indices(batches):
+    return [yb.copy() for _, yb in batches]
+
+
+def test_minibatches_cover_every_index_exactly_once_with_last_partial_batch():
+    n, batch_size = 103, 10
+    X = np.arange(n, dtype=np.float64)[:, None] * np.ones((1, 3))
+    y = np.arange(n)
+    batches = list(iterate_minibatches(X, y, batch_size, rng=np.random.default_rng(0)))
+    assert [len(yb) for _, yb in batches] == [10] * 10 + [3]
+    seen = np.concatenate([yb for _, yb in batches])
+    np.testing.assert_array_equal(np.sort(seen), np.arange(n))
+    for Xb, yb in batches:  # rows stay paired with their labels
+        np.testing.assert_array_equal(Xb[:, 0], yb)
+        assert Xb.shape == (len(yb), 3)
+    assert not np.array_equal(seen, np.arange(n))  # shuffled
+
+
+def test_minibatches_differ_across_epochs_and_repeat_with_the_seed():
+    X, y = np.zeros((50, 2)), np.arange(50)
+    rng = np.random.default_rng(1)
+    epoch1 = np.concatenate(_epoch_indices(iterate_minibatches(X, y, 7, rng=rng)))
+    epoch2 = np.concatenate(_epoch_indices(iterate_minibatches(X, y, 7, rng=rng)))
+    assert not np.array_equal(epoch1, epoch2)
+    rng = np.random.default_rng(1)
+    again1 = np.concatenate(_epoch_indices(iterate_minibatches(X, y, 7, rng=rng)))
+    again2 = np.concatenate(_epoch_indices(iterate_minibatches(X, y, 7, rng=rng)))
+    np.testing.assert_array_equal(epoch1, again1)
+    np.testing.assert_array_equal(epoch2, again2)
+
+
+def test_minibatches_without_shuffle_are_read_only_views_in_order():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    batches = list(iterate_minibatches(X, y, 4, rng=None, shuffle=False))
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in batches]), y)
+    Xb = batches[0][0]
+    assert np.shares_memory(Xb, X)
+    with pytest.raises(ValueError, match="read-only"):
+        Xb[0, 0] = 1.0
+    assert X.flags.writeable  # the caller's array is untouched
+
+
+def test_minibatches_batch_larger_than_data_and_input_unchanged():
+    X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    X_before = X.copy()
+    batches = list(iterate_minibatches(X, y, 100, rng=np.random.default_rng(0)))
+    assert len(batches) == 1 and len(batches[0][1]) == 5
+    np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("X, y, batch_size, match", [
+    (np.zeros(5), np.zeros(5, int), 2, r"X must have shape \(N, D\)"),
+    (np.zeros((5, 2)), np.zeros(4, int), 2, r"y must have shape \(N,\) = \(5,\)"),
+    (np.zeros((5, 2)), np.zeros((5, 1), int), 2, r"y must have shape"),
+    (np.zeros((5, 2)), np.zeros(5, int), 0, "batch_size must be an int >= 1"),
+    (np.zeros((5, 2)), np.zeros(5, int), 2.5, "batch_size must be an int >= 1"),
+])
+def test_minibatches_input_errors(X, y, batch_size, match):
+    with pytest.raises(ValueError, match=match):
+        iterate_minibatches(X, y, batch_size, rng=np.random.default_rng(0))
+
+
+def test_minibatches_need_a_generator_to_shuffle():
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        iterate_minibatches(np.zeros((5, 2)), np.zeros(5, int), 2, rng=0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fit: learning, history
+# --------------------------------------------------------------------------------------------------------------
+def test_fit_decreases_loss_and_reaches_high_accuracy():
+    X, y = blobs()
+    X_val, y_val = blobs(seed=0, n=900)[0][600:], blobs(seed=0, n=900)[1][600:]
+    model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    history = fit(model, X, y, rng=np.random.default_rng(1), num_epochs=8, batch_size=20, lr=0.1,
+                  X_val=X_val, y_val=y_val)
+    assert isinstance(history, History)
+    assert history.loss[-1] < 0.5 * history.loss[0]
+    assert all(b <= a + 1e-9 for a, b in zip(history.loss, history.loss[1:]))
+    assert history.train_acc[-1] > 0.97
+    assert history.val_acc[-1] > 0.97
+    for name in ("loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time"):
+        assert len(getattr(history, name)) == 8
+    assert history.num_epochs == 8 and not history.stopped_early
+    assert all(t > 0 for t in history.epoch_time)
+    assert history.lr == [0.1] * 8
+
+
+def test_history_without_validation_has_empty_val_lists_and_as_dict():
+    X, y = blobs(n=100)
+    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
+                  num_epochs=3)
+    assert history.val_loss == [] and history.val_acc == []
+    d = history.as_dict()
+    assert set(d) == {"loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time"}
+    assert d["loss"] == history.loss and d["loss"] is not history.loss
+    assert all(isinstance(v, float) for v in history.loss + history.train_acc)
+
+
+def test_fit_zero_epochs_changes_nothing():
+    X, y = blobs(n=50)
+    model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    before = {k: v.copy() for k, v in model.params.items()}
+    history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=0)
+    assert history.num_epochs == 0 and history.as_dict()["loss"] == []
+    for name, p in model.params.items():
+        np.testing.assert_array_equal(p, before[name])
+
+
+def test_fit_is_deterministic_given_the_seeds():
+    X, y = blobs(n=200)
+    runs = []
+    for _ in range(2):
+        model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+        history = fit(model, X, y, rng=np.random.default_rng(5), num_epochs=3, batch_size=16, momentum=0.9)
+        runs.append((history.loss, model.params["W"].copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_tol_stops_early():
+    X, y = blobs(n=300)
+    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
+                  num_epochs=50, lr=0.1, tol=1e-2)
+    assert 2 <= history.num_epochs < 50
+    assert history.stopped_early
+    assert abs(history.loss[-1] - history.loss[-2]) < 1e-2
+    assert all(abs(b - a) >= 1e-2 for a, b in zip(history.loss[:-2], history.loss[1:-1]))
+    assert all(len(getattr(history, k)) == history.num_epochs for k in ("train_acc", "lr", "epoch_time"))
+
+
+def test_tol_zero_never_stops():
+    X, y = blobs(n=60)
+    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
+                  num_epochs=4, tol=0.0)
+    assert history.num_epochs == 4 and not history.stopped_early
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fit: the SGD update itself
+# --------------------------------------------------------------------------------------------------------------
+def _manual_sgd(model, X, y, rng, num_epochs, batch_size, lr, momentum=0.0):
+    """The textbook loop: p -= lr * g, or heavy-ball v = momentum * v - lr * g; p += v."""
+    velocity = {k: np.zeros_like(p) for k, p in model.params.items()}
+    for _ in range(num_epochs):
+        for Xb, yb in iterate_minibatches(X, y, batch_size, rng=rng):
+            _, grads = model.loss_and_grads(Xb, yb)
+            for name, p in model.params.items():
+                if momentum:
+                    velocity[name] = momentum * velocity[name] - lr * grads[name]
+                    p += velocity[name]
+                else:
+                    p -= lr * grads[name]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_momentum_zero_is_exactly_plain_sgd(dtype):
+    X, y = blobs(n=130, dtype=dtype)
+    fitted = TinySoftmax(5, 3, rng=np.random.default_rng(0), dtype=dtype)
+    manual = TinySoftmax(5, 3, rng=np.random.default_rng(0), dtype=dtype)
+    fit(fitted, X, y, rng=np.random.default_rng(3), num_epochs=3, batch_size=32, lr=0.05, momentum=0.0)
+    _manual_sgd(manual, X, y, np.random.default_rng(3), 3, 32, dtype(0.05))
+    for name in fitted.params:
+        np.testing.assert_array_equal(fitted.params[name], manual.params[name])
+
+
+def test_momentum_is_heavy_ball():
+    X, y = blobs(n=130)
+    fitted = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    manual = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    plain = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    fit(fitted, X, y, rng=np.random.default_rng(3), num_epochs=2, batch_size=32, lr=0.05, momentum=0.9)
+    _manual_sgd(manual, X, y, np.random.default_rng(3), 2, 32, 0.05, momentum=0.9)
+    fit(plain, X, y, rng=np.random.default_rng(3), num_epochs=2, batch_size=32, lr=0.05)
+    np.testing.assert_allclose(fitted.params["W"], manual.params["W"], rtol=1e-12, atol=1e-15)
+    assert not np.allclose(fitted.params["W"], plain.params["W"])
+
+
+def test_weight_decay_applies_to_weight_matrices_only():
+    model = ZeroLossModel()
+    X, y = np.zeros((10, 3)), np.zeros(10, int)
+    fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, batch_size=5, lr=0.1, weight_decay=0.5)
+    # 4 steps of W <- W - lr * weight_decay * W; the loss gradient is 0.
+    np.testing.assert_allclose(model.params["W1"], 2.0 * (1 - 0.1 * 0.5) ** 4, rtol=1e-14)
+    np.testing.assert_array_equal(model.params["b1"], 2.0)
+    np.testing.assert_array_equal(model.params["scale"], 2.0)
+
+
+def test_weight_decay_shrinks_weights_compared_with_none():
+    X, y = blobs(n=300)
+    norms = {}
+    for weight_decay in (0.0, 0.3):
+        model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+        history = fit(model, X, y, rng=np.random.default_rng(1), num_epochs=10, lr=0.1, weight_decay=weight_decay)
+        norms[weight_decay] = np.linalg.norm(model.params["W"])
+        assert history.train_acc[-1] > 0.95
+    assert norms[0.3] < 0.8 * norms[0.0]
+
+
+def test_float32_params_stay_float32_and_are_updated_in_place():
+    X, y = blobs(n=200, dtype=np.float64)  # float64 data must not promote a float32 model
+    model = MLP([5, 8, 3], rng=np.random.default_rng(0), dtype=np.float32)
+    arrays = dict(model.params)
+    before = {k: v.copy() for k, v in model.params.items()}
+    fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, lr=np.float64(0.1), momentum=0.5,
+        weight_decay=1e-3, lr_schedule=cosine_schedule(2))
+    for name, p in model.params.items():
+        assert p.dtype == np.float32
+        assert p is arrays[name]  # references taken before training stay valid
+        assert not np.array_equal(p, before[name])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Learning-rate schedules
+# --------------------------------------------------------------------------------------------------------------
+def test_step_schedule_values():
+    schedule = step_schedule(0.5, every=2)
+    assert isinstance(schedule, StepSchedule)
+    assert schedule.lrs(1.0, 6) == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    assert step_schedule(0.8).lrs(0.5, 3) == pytest.approx([0.5, 0.4, 0.32])
+
+
+def test_cosine_schedule_values():
+    schedule = cosine_schedule(4, lr_min=0.1)
+    assert isinstance(schedule, CosineSchedule)
+    lrs = schedule.lrs(1.1, 6)
+    assert lrs[0] == pytest.approx(1.1)
+    assert lrs[2] == pytest.approx(0.6)  # halfway: the mean of lr and lr_min
+    assert lrs[4] == pytest.approx(0.1) and lrs[5] == pytest.approx(0.1)  # lr_min from num_epochs on
+    assert all(b < a for a, b in zip(lrs[:4], lrs[1:5]))
+
+
+def test_fit_records_the_scheduled_lr():
+    X, y = blobs(n=50)
+    cases = [
+        (step_schedule(0.5, every=2), [0.4, 0.4, 0.2, 0.2, 0.1]),
+        (cosine_schedule(5), cosine_schedule(5).lrs(0.4, 5)),
+        (lambda epoch: 0.1 / (1 + epoch), [0.1, 0.05, 0.1 / 3, 0.025, 0.02]),  # a plain function gives the lr
+    ]
+    for schedule, expected in cases:
+        history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
+                      num_epochs=5, lr=0.4, lr_schedule=schedule)
+        assert history.lr == pytest.approx(expected)
+
+
+def test_per_iteration_step_schedule_matches_per_epoch_when_every_is_one_epoch():
+    X, y = blobs(n=100)
+    models = []
+    for schedule in (step_schedule(0.5, every=1), step_schedule(0.5, every=4, per="iteration")):
+        model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+        history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=3, batch_size=25, lr=0.2,
+                      lr_schedule=schedule)
+        assert history.lr == [0.2, 0.1, 0.05]
+        models.append(model)
+    np.testing.assert_array_equal(models[0].params["W"], models[1].params["W"])
+
+
+def test_per_iteration_schedule_changes_lr_within_an_epoch():
+    X, y = blobs(n=100)
+    a = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    b = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    fit(a, X, y, rng=np.random.default_rng(0), num_epochs=1, batch_size=25, lr=0.2,
+        lr_schedule=step_schedule(0.5, every=1, per="iteration"))
+    fit(b, X, y, rng=np.random.default_rng(0), num_epochs=1, batch_size=25, lr=0.2)
+    assert not np.allclose(a.params["W"], b.params["W"])
+
+
+def test_schedule_errors():
+    with pytest.raises(ValueError, match="factor"):
+        step_schedule(0.0)
+    with pytest.raises(ValueError, match="every"):
+        step_schedule(0.5, every=0)
+    with pytest.raises(ValueError, match="per"):
+        step_schedule(0.5, per="batch")
+    with pytest.raises(ValueError, match="num_epochs"):
+        cosine_schedule(0)
+    X, y = blobs(n=20)
+    with pytest.raises(ValueError, match="learning rate -1"):
+        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=1,
+            lr_schedule=lambda epoch: -1.0)
+    with pytest.raises(TypeError, match="lr_schedule"):
+        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), lr_schedule=0.5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Train accuracy subset, validation, real models
+# --------------------------------------------------------------------------------------------------------------
+def test_train_accuracy_uses_a_fixed_subset_of_large_training_sets(monkeypatch):
+    monkeypatch.setattr(train, "TRAIN_ACC_SUBSET", 40)
+    X, y = blobs(n=200)
+    model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, batch_size=50)
+    assert model.forward_rows == [40, 40]  # no forward pass beyond the accuracy subset
+    model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    fit(model, X[:30], y[:30], rng=np.random.default_rng(0), num_epochs=2, batch_size=50)
+    assert model.forward_rows == [30, 30]  # small sets: all of them
+
+
+def test_validation_metrics_match_a_direct_evaluation():
+    X, y = blobs(n=300)
+    X_val, y_val = blobs(n=120, seed=0)  # same blobs, different draw order is fine
+    model = SoftmaxRegression(5, 3, rng=np.random.default_rng(0), dtype=np.float64)
+    history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, X_val=X_val, y_val=y_val)
+    loss, _ = model.loss_and_grads(X_val, y_val)
+    assert history.val_loss[-1] == pytest.approx(loss, rel=1e-12)
+    assert history.val_acc[-1] == pytest.approx(np.mean(model.predict(X_val) == y_val))
+
+
+def test_fit_real_mlp_learns():
+    X, y = blobs(n=400, num_features=8, num_classes=4, seed=2, dtype=np.float32)
+    model = MLP([8, 16, 4], rng=np.random.default_rng(0))
+    history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=10, batch_size=20, lr=0.5)
+    assert history.loss[-1] < 0.3 * history.loss[0]
+    assert history.train_acc[-1] > 0.95
+
+
+def test_fit_logistic_regression_binary_labels():
+    X, y = blobs(n=300, num_classes=2, seed=3)
+    model = LogisticRegression(5, dtype=np.float64)
+    history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=5, X_val=X, y_val=y)
+    assert history.train_acc[-1] > 0.95 and history.val_acc[-1] == history.train_acc[-1]
+    assert history.val_loss[-1] == pytest.approx(model.loss_and_grads(X, y)[0], rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation of arguments, progress output
+# --------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(X=np.zeros(10)), ValueError, r"X must have shape \(N, D\)"),
+    (dict(X=np.zeros((10, 2, 2))), ValueError, "Flatten images first"),
+    (dict(y=np.zeros(9, int)), ValueError, r"y must have shape \(N,\) = \(10,\)"),
+    (dict(X=np.zeros((0, 5)), y=np.zeros(0, int)), ValueError, "no rows"),
+    (dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),
+    (dict(num_epochs=-1), ValueError, "num_epochs must be an int >= 0"),
+    (dict(num_epochs=2.0), ValueError, "num_epochs must be an int >= 0"),
+    (dict(lr=0.0), ValueError, "lr must be a positive number"),
+    (dict(lr=float("nan")), ValueError, "lr must be a positive number"),
+    (dict(momentum=1.0), ValueError, r"momentum must be in \[0, 1\)"),
+    (dict(weight_decay=-1e-3), ValueError, "weight_decay must be"),
+    (dict(tol=-1.0), ValueError, "tol must be"),
+    (dict(X_val=np.zeros((4, 5))), ValueError, "both X_val and y_val"),
+    (dict(X_val=np.zeros((4, 6)), y_val=np.zeros(4, int)), ValueError, r"X_val must have shape \(M, 5\)"),
+    (dict(X_val=np.zeros((4, 5)), y_val=np.zeros(3, int)), ValueError, r"y_val must have shape \(N,\) = \(4,\)"),
+    (dict(rng=0), TypeError, "np.random.Generator"),
+    (dict(model=object()), TypeError, "params dict"),
+])
+def test_fit_input_errors(kwargs, error, match):
+    args = dict(model=TinySoftmax(5, 3, rng=np.random.default_rng(0)), X=np.zeros((10, 5)), y=np.zeros(10, int),
+                rng=np.random.default_rng(0), num_epochs=1)
+    args.update(kwargs)
+    model, X, y = args.pop("model"), args.pop("X"), args.pop("y")
+    with pytest.raises(error, match=match):
+        fit(model, X, y, **args)
+
+
+def test_no_output_when_progress_is_off(capsys, monkeypatch):
+    X, y = blobs(n=50)
+    monkeypatch.setenv("MNISTLIB_PROGRESS", "0")
+    for progress in (None, False):
+        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
+            progress=progress, X_val=X, y_val=y)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_progress_bar_when_asked(capsys, monkeypatch):
+    X, y = blobs(n=50)
+    fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
+        progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "batch" in captured.err
+    monkeypatch.delenv("MNISTLIB_PROGRESS", raising=False)  # unset: None means on
+    fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=1)
+    assert "batch" in capsys.readouterr().err
