@@ -100,7 +100,7 @@ def softmax(logits, axis=-1):
     with every exponent <= 0. The reduction keeps its axis (``keepdims=True``) so that it broadcasts back along
     the right axis: forgetting it is the batched-softmax bug of notebook 03_softmax_overflow.
 
-    Introduced in notebook 03_softmax_overflow.
+    Introduced in notebook 02_logistic_regression.
     """
     logits = _as_float(logits, "softmax: logits")
     probs = logits - _max_shift(logits, axis)

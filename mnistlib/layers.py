@@ -137,7 +137,7 @@ def softmax_cross_entropy(logits, y):
     without a one-hot matrix: copy the probabilities, scale by 1/N, and subtract 1/N at ``[arange(N), y]``.
     Raises ValueError for a y that is not (N,) or a label outside [0, C).
 
-    Introduced in notebook 03_softmax_overflow.
+    Introduced in notebook 02_logistic_regression.
     """
     logits = _check_logits_2d(logits, "softmax_cross_entropy")
     n, c = logits.shape

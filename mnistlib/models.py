@@ -148,7 +148,7 @@ class SoftmaxRegression(_Model):
     loss is convex, no symmetry to break); with a ``np.random.Generator``, W starts as normal(0, 1/sqrt(D)).
     Labels are int in [0, C).
 
-    Introduced in notebook 03_softmax_overflow.
+    Introduced in notebook 02_logistic_regression.
     """
 
     def __init__(self, num_features=784, num_classes=10, *, rng=None, dtype=np.float32):
