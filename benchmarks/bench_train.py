@@ -208,7 +208,7 @@ def run_child(threads: int, args) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--data-dir", str(args.data_dir),
                "--repeats", str(args.repeats), "--epochs", str(args.epochs)] + (["--clear"] if args.clear else [])
     process = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
-    lines = process.stdout.strip().splitlines()
+    lines = process.stdout.rstrip().splitlines()
     if process.returncode != 0 or not lines:
         raise SystemExit(f"bench_train: the {threads}-thread run failed (exit code {process.returncode})")
     for line in lines[:-1]:

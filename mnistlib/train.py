@@ -452,8 +452,8 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1,
 # The clear path: any model, one loss_and_grads call per mini-batch
 # --------------------------------------------------------------------------------------------------------------
 class _ClearEpochs:
-    """SGD epochs for any model: ``loss, grads = model.loss_and_grads(X_batch, y_batch)``, then per parameter
-    ``p -= lr * (g + weight_decay * p)`` (weight matrices only get the decay) or, with momentum,
+    """SGD epochs for any model (the clear path): ``loss, grads = model.loss_and_grads(X_batch, y_batch)``, then per
+    parameter ``g += weight_decay * p`` (weight matrices only) and ``p -= lr * g`` or, with momentum,
     ``v = momentum * v - lr * g; p += v``. One scratch buffer per parameter keeps the update free of temporaries."""
 
     def __init__(self, model, momentum, weight_decay):
@@ -502,7 +502,7 @@ class _ClearEpochs:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The fast path: whole MLP epochs with preallocated buffers (see "Fast path" in the module docstring)
+# The fast path: whole MLP epochs with preallocated buffers (see the module docstring)
 # --------------------------------------------------------------------------------------------------------------
 # fit trains a plain MLP with _FastMLPEpochs when this is True; tests and benchmarks set it to False to run (and
 # time) the clear path on the same model.
@@ -590,10 +590,11 @@ class _FastMLPEpochs:
         self._full = self._views(rows)
         # Sparse input (see _COMPACT_MAX_FRACTION): the kept columns of X_batch, the matching rows of W1 and their
         # gradient, as flat buffers reshaped to (rows, kept), (kept, H1), (kept, H1) batch by batch.
-        self.compact = _COMPACT_INPUT
+        bits_type = {2: np.int16, 4: np.int32, 8: np.int64}.get(dtype.itemsize)  # same size as the dtype
+        self.compact = _COMPACT_INPUT and bits_type is not None
         self.compacted_batches = 0  # batches of the last epoch that used the compacted products
         D, H = sizes[0], sizes[1]
-        self.col_bits = np.empty(D, np.dtype(f"i{dtype.itemsize}"))
+        self.col_bits = np.empty(D, bits_type or np.int64)
         self.X_kept = np.empty(rows * D, dtype)
         self.W1_kept = np.empty(D * H, dtype)
         self.dW1_kept = np.empty(D * H, dtype)
@@ -653,21 +654,22 @@ class _FastMLPEpochs:
                     W1_kept = self.W1_kept[:kept.shape[0] * H1].reshape(-1, H1)
                     Ws[0].take(kept, axis=0, out=W1_kept, mode="clip")
 
-                # ---- forward: affine + sigmoid layers, in place
-                for i in range(L - 1):
+                # ---- forward: affine layers, sigmoid in place after each but the last
+                for i in range(L):
                     Z = acts[i + 1]
                     if i == 0 and kept is not None:
                         np.matmul(X_kept, W1_kept, out=Z)  # = X_batch @ W1: the dropped columns add exact zeros
                     else:
                         np.matmul(A, Ws[i], out=Z)
-                    np.subtract(neg_bs[i], Z, out=Z)  # -(A W + b)
-                    np.exp(Z, out=Z)
-                    Z += one
-                    np.reciprocal(Z, out=Z)  # 1 / (1 + exp(-(A W + b)))
+                    if i == L - 1:
+                        Z += bs[i]  # the logits
+                    else:
+                        np.subtract(neg_bs[i], Z, out=Z)  # -(A W + b)
+                        np.exp(Z, out=Z)
+                        Z += one
+                        np.reciprocal(Z, out=Z)  # 1 / (1 + exp(-(A W + b)))
                     A = Z
                 logits = acts[L]
-                np.matmul(A, Ws[L - 1], out=logits)
-                logits += bs[L - 1]
 
                 # ---- softmax cross-entropy: per-example losses, then lr * (probs - one_hot(y)) / N in place
                 np.maximum.reduce(logits, axis=1, keepdims=True, out=row_max)
