@@ -171,7 +171,7 @@ def step_schedule(factor: float = 0.8, every: int = 1, *, per: str = "epoch") ->
     Example: ``fit(..., lr=0.5, lr_schedule=step_schedule(0.8, every=2))`` trains epochs 0-1 at 0.5, 2-3 at 0.4,
     4-5 at 0.32, ... Why: a large step makes fast progress early; a smaller one settles into a minimum later.
 
-    Introduced in notebook 06_training_and_evaluation.
+    Introduced in notebook 02_logistic_regression.
     """
     factor = float(factor)
     if not (math.isfinite(factor) and factor > 0):
@@ -190,7 +190,7 @@ def cosine_schedule(num_epochs: int, lr_min: float = 0.0) -> CosineSchedule:
     Example: ``fit(..., num_epochs=10, lr=0.5, lr_schedule=cosine_schedule(10))``. Why: it decays slowly at
     first and last, with no step size to tune beyond the end point.
 
-    Introduced in notebook 06_training_and_evaluation.
+    Introduced in notebook 02_logistic_regression.
     """
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
         raise ValueError(f"cosine_schedule: num_epochs must be an int >= 1; found {num_epochs!r}.")
