@@ -46,33 +46,15 @@ from mnistlib.datasets import load_mnist
 from mnistlib.models import MLP
 from mnistlib.train import cosine_schedule, fit
 
-REPO = Path(__file__).resolve().parents[1]
-FILES = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
+
 TARGET = 0.98
 TIME_LIMIT = 60.0
 
 # The recipe of notebook 06 (chosen there on the validation split; keep in sync with the notebook).
 RECIPE = dict(hidden_size=300, num_epochs=40, batch_size=100, lr=0.2, momentum=0.9, weight_decay=2e-5)
 
-
-def has_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in FILES)
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("MNISTLIB_DATA_DIR", "").strip()
-    if env:  # a parent folder with one subfolder per dataset (as mnistlib.datasets reads it)
-        parent = Path(env).expanduser()
-        return parent if has_files(parent) else parent / "mnist"
-    repo = REPO / "data" / "mnist"
-    if has_files(repo):
-        return repo
-    return REPO.parent / "shared" / "data" / "mnist"
 
 
 class EpochClock:

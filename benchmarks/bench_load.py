@@ -37,29 +37,11 @@ import numpy as np
 
 from mnistlib.idx import read_idx
 
-REPO = Path(__file__).resolve().parents[1]
-FILES = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
+
 TARGET_RATIO = 1.1
 
-
-def has_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in FILES)
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("MNISTLIB_DATA_DIR", "").strip()
-    if env:  # a parent folder with one subfolder per dataset (as mnistlib.datasets reads it)
-        parent = Path(env).expanduser()
-        return parent if has_files(parent) else parent / "mnist"
-    repo = REPO / "data" / "mnist"
-    if has_files(repo):
-        return repo
-    return REPO.parent / "shared" / "data" / "mnist"
 
 
 def zlib_floor(paths: list[Path]) -> int:

@@ -41,13 +41,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-FILES = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
+
 TARGET_RATIO = 0.7  # mnistlib's epoch at most 0.7x the plain loop's
 TARGET_ACCURACY_GAP = 0.003  # test accuracies within 0.3 points
 SIZES = [784, 100, 10]
@@ -55,20 +51,6 @@ BATCH_SIZE = 100
 LR = 1.0  # one value for both; both reach ~97.5% test accuracy in 10 epochs
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-
-def has_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in FILES)
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("MNISTLIB_DATA_DIR", "").strip()
-    if env:  # a parent folder with one subfolder per dataset (as mnistlib.datasets reads it)
-        parent = Path(env).expanduser()
-        return parent if has_files(parent) else parent / "mnist"
-    repo = REPO / "data" / "mnist"
-    if has_files(repo):
-        return repo
-    return REPO.parent / "shared" / "data" / "mnist"
 
 
 # --------------------------------------------------------------------------------------------------------------
