@@ -32,15 +32,20 @@ options (momentum, weight decay, every schedule, tol, validation, progress bar).
    vector.
 4. Each layer is updated as soon as its gradient is known (after the gradient for the layer below has been taken
    with its old weights), which gives the same result as computing every gradient first.
-5. Sparse inputs: in each mini-batch, the pixel columns that are zero in *every* example are dropped from both
-   first-layer products (``X_batch @ W1`` and ``X_batch.T @ delta``) when at most 3/4 of the columns remain. On
-   MNIST a batch of 100 keeps about 2/3 of the 784 columns, so a third of the dominant arithmetic goes. The
-   dropped terms are exact zeros, so only the rounding order changes (for finite weights).
+5. Per epoch, not per batch: the true classes' flat indices of every batch come from one vector operation on the
+   epoch's permutation, and the loss (log of the softmax denominators minus the true logits) is summed once at
+   the end of the epoch from per-example values stored during it. The hidden layers' biases are kept negated
+   during the epoch (the sigmoid needs -b) and written back to the model when the epoch ends.
 6. Train and validation accuracy/loss are computed with the same sigmoid and reused buffers.
 
 Results agree with the clear path to float32 rounding (about 1e-6 on the parameters after a few epochs), not bit
 for bit. Both run the matrix products in BLAS, which dominates the time: the fast path mostly removes the
-allocations and the small-array work around them.
+allocations, the float64 promotions and the small-array work around them.
+
+Tried and dropped: leaving out of the first layer's two products the pixel columns that are zero in every image
+of a batch (a third of them on MNIST). It saved about 10% with one BLAS thread but cost about 8% with two (the
+course's setting), because gathering the columns and scattering the rows of W1 back costs about as much as the
+arithmetic it saves.
 
 Introduced in notebook 02_logistic_regression (used again in 04_mlp_backprop and 06_training_and_evaluation).
 """
@@ -507,14 +512,6 @@ class _ClearEpochs:
 # fit trains a plain MLP with _FastMLPEpochs when this is True; tests and benchmarks set it to False to run (and
 # time) the clear path on the same model.
 _USE_FAST_PATH = True
-# Sparse input: drop the columns of X_batch that are zero in every row of the batch from both first-layer matrix
-# products, when at most this fraction of the columns is left. Why 0.75: gathering the columns and the matching
-# rows of W1, then writing W1's rows back, costs about as much as 25% of the two 784-column products of a batch
-# of 100 (MNIST: 0.62-0.71 of the columns are left, mean 0.66, so 1/3 of the arithmetic goes).
-_COMPACT_INPUT = True
-_COMPACT_MAX_FRACTION = 0.75
-
-
 def _fast_path_applies(model, X, y):
     """True when ``fit`` may train ``model`` with ``_FastMLPEpochs`` instead of ``model.loss_and_grads``.
 
@@ -550,20 +547,24 @@ class _FastMLPEpochs:
 
     The maths is that of ``MLP.loss_and_grads`` followed by the update of ``_ClearEpochs``; the module docstring
     lists where the arithmetic differs. Every array is allocated once, here: the mini-batch, the activations and
-    their gradients, the parameter gradients and (with momentum) the velocities. The parameters are the model's
-    own arrays, updated in place after every mini-batch.
+    their gradients, the parameter gradients and (with momentum) the velocities. The weights are the model's own
+    arrays, updated in place after every mini-batch; the hidden layers' biases are kept negated during an epoch
+    (``neg_bs``, which the sigmoid uses directly) and written back to the model's arrays when the epoch ends.
 
     Buffers (rows = batch_size, L layers, sizes [D, H1, ..., C]):
     acts[0] (rows, D) the mini-batch X; acts[i] (rows, Hi) the sigmoid activations of hidden layer i; acts[L]
     (rows, C) the logits, then (in place) lr times the gradient of the loss with respect to them. dacts[i]
     (rows, Hi): gradient with respect to acts[i], turned in place into the gradient with respect to layer i's
     pre-activation; tmps[i]: A * (1 - A). Index 0 of dacts and tmps is unused (no gradient with respect to X).
+    Per epoch (n examples): the true classes' flat indices in their batch's logits, the shifted true logits and
+    the softmax denominators of every example, from which the epoch's loss is computed once at the end.
     """
 
     def __init__(self, model, X, y, batch_size, momentum, weight_decay):
         dtype = model.dtype
         sizes = model.sizes
-        rows = min(batch_size, X.shape[0])
+        n = X.shape[0]
+        rows = min(batch_size, n)
         self.X = X
         self.y = y.astype(np.intp, copy=False)  # offsets + y below must stay an integer index
         self.dtype = dtype
@@ -583,84 +584,63 @@ class _FastMLPEpochs:
         self.ones_rows = np.ones(rows, dtype)  # ones @ delta: bias gradients (column sums) as a matrix product
         self.ones_classes = np.ones(sizes[-1], dtype)  # exp(logits) @ ones: the softmax denominators
         self.row_max = np.empty((rows, 1), dtype)
-        self.row_sum = np.empty(rows, dtype)
-        self.log_sum = np.empty(rows, dtype)
-        self.offsets = np.arange(rows) * sizes[-1]  # flat index of each row's first logit
-        self.losses = np.empty(X.shape[0], dtype)  # per-example losses of the epoch
+        self.row_scale = np.empty((rows, 1), dtype)
+        # Flat index of example i's first logit in its batch's (rows, C) logits: (i mod batch_size) * C.
+        self.offsets = (np.arange(n) % batch_size) * sizes[-1]
+        self.picked = np.empty(n, np.intp)  # per epoch: offsets + y[perm], the true classes' flat indices
+        self.true_logits = np.empty(n, dtype)  # per epoch: true-class logit minus the row max, per example
+        self.row_sums = np.empty(n, dtype)  # per epoch: sum of exp(logit - row max), per example
         self._full = self._views(rows)
-        # Sparse input (see _COMPACT_MAX_FRACTION): the kept columns of X_batch, the matching rows of W1 and their
-        # gradient, as flat buffers reshaped to (rows, kept), (kept, H1), (kept, H1) batch by batch.
-        bits_type = {2: np.int16, 4: np.int32, 8: np.int64}.get(dtype.itemsize)  # same size as the dtype
-        self.compact = _COMPACT_INPUT and bits_type is not None
-        self.compacted_batches = 0  # batches of the last epoch that used the compacted products
-        D, H = sizes[0], sizes[1]
-        self.col_bits = np.empty(D, bits_type or np.int64)
-        self.X_kept = np.empty(rows * D, dtype)
-        self.W1_kept = np.empty(D * H, dtype)
-        self.dW1_kept = np.empty(D * H, dtype)
         self._eval_acts = None
 
     def _views(self, nb):
         """The first nb rows of every per-batch buffer (contiguous views), for a batch of nb examples."""
         return ([a[:nb] for a in self.acts], [None] + [d[:nb] for d in self.dacts[1:]],
                 [None] + [t[:nb] for t in self.tmps[1:]], self.ones_rows[:nb], self.row_max[:nb],
-                self.row_sum[:nb], self.log_sum[:nb], self.offsets[:nb])
-
-    def _kept_columns(self, X_batch):
-        """Indices of the columns of X_batch that are not zero in every row, or None when too many are left.
-
-        A column counts as non-zero when any bit of any of its entries is set (an OR over the rows of the integer
-        view): -0.0, nan and inf all count, so every value the dense product would see is kept.
-        """
-        np.bitwise_or.reduce(X_batch.view(self.col_bits.dtype), axis=0, out=self.col_bits)
-        kept = self.col_bits.nonzero()[0]
-        return kept if kept.shape[0] <= _COMPACT_MAX_FRACTION * X_batch.shape[1] else None
+                self.row_scale[:nb])
 
     def epoch(self, perm, batch_size, lrs, bar):
         """One pass over ``X[perm]`` in mini-batches, batch k at learning rate ``lrs[k]``. Returns the mean loss."""
-        X, y, dtype = self.X, self.y, self.dtype
+        try:
+            return self._epoch(perm, batch_size, lrs, bar)
+        finally:
+            for b, neg_b in zip(self.bs, self.neg_bs):
+                np.negative(neg_b, out=b)  # the model's hidden biases, also after an interrupted epoch
+
+    def _epoch(self, perm, batch_size, lrs, bar):
+        X, dtype = self.X, self.dtype
         Ws, bs, neg_bs, dWs, dbs, vWs, vbs = self.Ws, self.bs, self.neg_bs, self.dWs, self.dbs, self.vWs, self.vbs
         ones_classes, momentum, weight_decay = self.ones_classes, self.momentum, self.weight_decay
         L = len(Ws)
-        H1 = Ws[0].shape[1]
         one = dtype.type(1)
         n = X.shape[0]
         full_rows = self.acts[0].shape[0]
-        compacted = 0
+        picked_all, true_logits, row_sums = self.picked, self.true_logits, self.row_sums
+        np.add(self.offsets, self.y.take(perm), out=picked_all)  # every batch's true-class flat indices at once
         # The sigmoid below is 1 / (1 + exp(-z)): exp overflows to inf for z < -88 (float32), which gives exactly
         # the right limit 0; the warning is silenced. Softmax exponents are <= 0 and cannot overflow.
         with np.errstate(over="ignore"):
             for k, start in enumerate(range(0, n, batch_size)):
-                rows = perm[start:start + batch_size]
+                stop = start + batch_size
+                rows = perm[start:stop]
                 nb = rows.shape[0]
-                acts, dacts, tmps, ones_rows, row_max, row_sum, log_sum, offsets = (
+                acts, dacts, tmps, ones_rows, row_max, row_scale = (
                     self._full if nb == full_rows else self._views(nb))
                 lr = lrs[k]
                 scale = dtype.type(lr / nb)  # lr / N, folded into the output gradient: every parameter gradient
                 #                              below comes out already multiplied by lr
 
-                # ---- the mini-batch, gathered into a reused buffer (and its non-zero columns, if few)
+                # ---- the mini-batch, gathered into a reused buffer
                 A = acts[0]
                 if self.take:
                     X.take(rows, axis=0, out=A, mode="clip")  # rows are valid; "clip" avoids a buffered copy
                 else:
                     A[...] = X[rows]
-                y_batch = y[rows]
-                kept = self._kept_columns(A) if self.compact else None
-                if kept is not None:
-                    compacted += 1
-                    X_kept = self.X_kept[:nb * kept.shape[0]].reshape(nb, -1)
-                    A.take(kept, axis=1, out=X_kept, mode="clip")
-                    W1_kept = self.W1_kept[:kept.shape[0] * H1].reshape(-1, H1)
-                    Ws[0].take(kept, axis=0, out=W1_kept, mode="clip")
 
                 # ---- forward: affine layers, sigmoid in place after each but the last
                 for i in range(L):
                     Z = acts[i + 1]
-                    if i == 0 and kept is not None:
-                        np.matmul(X_kept, W1_kept, out=Z)  # = X_batch @ W1: the dropped columns add exact zeros
-                    else:
-                        np.matmul(A, Ws[i], out=Z)
+                    np.matmul(A, Ws[i], out=Z)
                     if i == L - 1:
                         Z += bs[i]  # the logits
                     else:
@@ -671,60 +651,55 @@ class _FastMLPEpochs:
                     A = Z
                 logits = acts[L]
 
-                # ---- softmax cross-entropy: per-example losses, then lr * (probs - one_hot(y)) / N in place
+                # ---- softmax cross-entropy: lr * (probs - one_hot(y)) / N in place; the loss terms are kept for
+                # the end of the epoch (log of the denominators minus the true logits, all shifted by the row max)
                 np.maximum.reduce(logits, axis=1, keepdims=True, out=row_max)
                 logits -= row_max
                 flat = logits.reshape(-1)
-                picked = offsets + y_batch  # flat indices of the true classes' logits
-                losses = self.losses[start:start + nb]
-                flat.take(picked, out=losses, mode="clip")
+                picked = picked_all[start:stop]
+                flat.take(picked, out=true_logits[start:stop], mode="clip")
                 np.exp(logits, out=logits)
+                row_sum = row_sums[start:stop]
                 np.matmul(logits, ones_classes, out=row_sum)
-                np.log(row_sum, out=log_sum)
-                np.subtract(log_sum, losses, out=losses)  # log-sum-exp minus the true logit (both shifted)
-                np.divide(scale, row_sum, out=row_sum)
-                logits *= row_sum[:, None]  # lr * probs / N
+                np.divide(scale, row_sum[:, None], out=row_scale)
+                logits *= row_scale  # lr * probs / N
                 flat[picked] -= scale  # lr * (probs - one_hot) / N, without a one-hot matrix
                 delta = logits
 
                 # ---- backward, layer L down to 1; each layer is updated as soon as its gradient is known
                 for i in range(L - 1, -1, -1):
-                    A_in, W, b, dW, db = acts[i], Ws[i], bs[i], dWs[i], dbs[i]
+                    A_in, W, dW, db = acts[i], Ws[i], dWs[i], dbs[i]
+                    b = bs[i] if i == L - 1 else neg_bs[i]  # hidden biases are kept negated (see the class)
                     if i > 0:
                         dA = dacts[i]
                         np.matmul(delta, W.T, out=dA)  # with W before its update
                     np.matmul(ones_rows, delta, out=db)
-                    if i == 0 and kept is not None:
-                        dW_kept = self.dW1_kept[:W1_kept.size].reshape(W1_kept.shape)
-                        np.matmul(X_kept.T, delta, out=dW_kept)  # the other rows of dW1 are exactly 0
-                        if vWs is None and not weight_decay:
-                            W1_kept -= dW_kept
-                            W[kept] = W1_kept
-                            dW = None  # W is done
-                        else:
-                            dW.fill(0)
-                            dW[kept] = dW_kept
-                    else:
-                        np.matmul(A_in.T, delta, out=dW)
+                    np.matmul(A_in.T, delta, out=dW)
                     if vWs is None:
                         if weight_decay:
                             W *= dtype.type(1 - lr * weight_decay)
-                        if dW is not None:
-                            W -= dW
-                        b -= db
+                        W -= dW
                     else:
-                        vW, vb = vWs[i], vbs[i]
+                        vW = vWs[i]
                         vW *= momentum
                         vW -= dW
                         if weight_decay:
                             np.multiply(W, dtype.type(lr * weight_decay), out=dW)
                             vW -= dW
                         W += vW
+                    if vbs is not None:
+                        vb = vbs[i]
                         vb *= momentum
                         vb -= db
-                        b += vb
-                    if i < L - 1:
-                        np.negative(b, out=neg_bs[i])
+                        db = vb  # the step is -vb
+                        if i == L - 1:
+                            b += db
+                        else:
+                            b -= db
+                    elif i == L - 1:
+                        b -= db
+                    else:
+                        b += db  # -b += lr * gradient
                     if i > 0:
                         t = tmps[i]
                         np.subtract(one, A_in, out=t)
@@ -733,10 +708,8 @@ class _FastMLPEpochs:
                         delta = dA
                 if bar is not None:
                     bar.update(1)
-        self.compacted_batches = compacted
-        if not compacted:
-            self.compact = False  # dense data: stop looking for zero columns
-        return float(self.losses.sum(dtype=np.float64)) / n
+        # Mean loss: log-sum-exp minus the true logit, both shifted by the row max, summed in float64
+        return float(np.log(row_sums).sum(dtype=np.float64) - true_logits.sum(dtype=np.float64)) / n
 
     def evaluate(self, model, X, y, *, with_loss):
         """``_evaluate`` for this MLP: (mean loss or None, accuracy) on (X, y), in chunks of at most _EVAL_CHUNK

@@ -170,42 +170,64 @@ def test_bad_inputs_go_to_the_clear_path_and_its_errors(fast_calls, X, y, error,
 # --------------------------------------------------------------------------------------------------------------
 # Details of the fast path
 # --------------------------------------------------------------------------------------------------------------
-def _one_epoch(X, y, compact, monkeypatch, batch_size=32):
-    monkeypatch.setattr(train, "_COMPACT_INPUT", compact)
+def _one_epoch(X, y, batch_size=32, bar=None):
     model = MLP([64, 16, 4], rng=np.random.default_rng(0))
     epochs = train._FastMLPEpochs(model, X, y, batch_size, 0.0, 0.0)
     loss = epochs.epoch(np.random.default_rng(1).permutation(len(X)), batch_size, [0.5] * -(-len(X) // batch_size),
-                        None)
+                        bar)
     return model, epochs, loss
 
 
-def test_zero_columns_are_dropped_from_the_products_without_changing_the_result(monkeypatch):
-    X, y = sparse_digits()
-    compacted, epochs, loss = _one_epoch(X, y, True, monkeypatch)
-    assert epochs.compacted_batches == 8  # every batch: the border columns are always zero
-    dense, dense_epochs, dense_loss = _one_epoch(X, y, False, monkeypatch)
-    assert dense_epochs.compacted_batches == 0
-    for name in dense.params:
-        np.testing.assert_allclose(compacted.params[name], dense.params[name], rtol=1e-5, atol=1e-6)
-    assert loss == pytest.approx(dense_loss, rel=1e-6)
-    border = np.zeros((8, 8), bool)
-    border[[0, -1], :] = border[:, [0, -1]] = True
-    np.testing.assert_array_equal(compacted.params["W1"][border.ravel()],
-                                  MLP([64, 16, 4], rng=np.random.default_rng(0)).params["W1"][border.ravel()])
+def test_epoch_loss_is_the_mean_of_the_per_batch_losses_of_the_clear_path():
+    X, y = sparse_digits(n=100)
+    _, _, loss = _one_epoch(X, y, batch_size=32)  # 4 batches, the last one of 4 examples
+    model = MLP([64, 16, 4], rng=np.random.default_rng(0))
+    perm = np.random.default_rng(1).permutation(len(X))
+    total = 0.0
+    for start in range(0, len(X), 32):
+        rows = perm[start:start + 32]
+        batch_loss, grads = model.loss_and_grads(X[rows], y[rows])
+        total += batch_loss * len(rows)
+        for name, g in grads.items():
+            model.params[name] -= np.float32(0.5) * g
+    assert loss == pytest.approx(total / len(X), rel=1e-5)
 
 
-def test_dense_data_turns_the_column_search_off(monkeypatch):
-    X = np.random.default_rng(0).uniform(0.1, 1.0, (64, 64)).astype(np.float32)
-    y = np.arange(64) % 4
-    _, epochs, _ = _one_epoch(X, y, True, monkeypatch)
-    assert epochs.compacted_batches == 0 and not epochs.compact
+class _StopAfter:
+    """A stand-in progress bar that interrupts training after a number of batches, like Ctrl-C would."""
+
+    def __init__(self, batches):
+        self.left = batches
+
+    def update(self, count):
+        self.left -= count
+        if self.left == 0:
+            raise KeyboardInterrupt
 
 
-def test_nan_in_a_column_is_not_dropped(monkeypatch):
+def test_interrupted_epoch_leaves_the_model_consistent():
+    X, y = sparse_digits(n=128)
+    model = MLP([64, 16, 4], rng=np.random.default_rng(0))
+    epochs = train._FastMLPEpochs(model, X, y, 32, 0.0, 0.0)
+    with pytest.raises(KeyboardInterrupt):
+        epochs.epoch(np.random.default_rng(1).permutation(len(X)), 32, [0.5] * 4, _StopAfter(2))
+    # The hidden bias, kept negated inside the epoch, was written back: the model equals two clear-path steps.
+    reference = MLP([64, 16, 4], rng=np.random.default_rng(0))
+    perm = np.random.default_rng(1).permutation(len(X))
+    for start in (0, 32):
+        _, grads = reference.loss_and_grads(X[perm[start:start + 32]], y[perm[start:start + 32]])
+        for name, g in grads.items():
+            reference.params[name] -= np.float32(0.5) * g
+    assert np.any(model.params["b1"] != 0)
+    for name in reference.params:
+        np.testing.assert_allclose(model.params[name], reference.params[name], rtol=1e-5, atol=1e-6)
+
+
+def test_nan_in_the_input_reaches_the_loss():
     X, y = sparse_digits(n=64)
     X[5, 0] = np.nan  # a border pixel, zero everywhere else
-    model, epochs, loss = _one_epoch(X, y, True, monkeypatch)
-    assert np.isnan(loss)  # nan reached the loss, as in the dense product
+    model, epochs, loss = _one_epoch(X, y)
+    assert np.isnan(loss)  # nan reached the loss, as in the clear path
 
 
 def test_saturated_sigmoid_gives_no_overflow_warning():
