@@ -75,7 +75,7 @@ def test_fast_path_matches_clear_path(sizes, options):
 
 def test_fast_path_matches_clear_path_in_float64_and_on_dense_data():
     rng = np.random.default_rng(3)
-    X, y = rng.standard_normal((130, 10)), rng.integers(0, 3, 130)  # no zero columns: nothing to compact
+    X, y = rng.standard_normal((130, 10)), rng.integers(0, 3, 130)  # dense, non-image data
     kwargs = dict(num_epochs=2, batch_size=16, lr=0.3, momentum=0.5, weight_decay=1e-3, X_val=X[:40], y_val=y[:40])
     fast_run = run_fit(True, [10, 7, 3], X, y, dtype=np.float64, **kwargs)
     clear_run = run_fit(False, [10, 7, 3], X, y, dtype=np.float64, **kwargs)
