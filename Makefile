@@ -20,7 +20,7 @@ notebooks: export MNISTLIB_PROGRESS = 0
 # Notebooks draw inline; a backend inherited from the shell must not leak into the kernels.
 unexport MPLBACKEND
 
-.PHONY: course test notebooks bench install clean
+.PHONY: course test notebooks bench install clean reset
 
 install: $(STAMP)
 
@@ -31,15 +31,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# Jupyter refuses to start as root (Docker, many cloud VMs) without --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 course: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# One notebook: make notebooks NB=notebooks/03_softmax_overflow.ipynb
+NB ?= notebooks/[0-9]*.ipynb
 notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.store_widget_state=False notebooks/[0-9]*.ipynb
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.store_widget_state=False $(NB)
+
+# Throw away local changes to the notebooks (opening and saving one rewrites its metadata) and get the
+# pristine, committed versions back. Work on copies (make student) to keep your own.
+reset:
+	git checkout -- notebooks/
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
