@@ -49,13 +49,14 @@ def progress_enabled(progress):
 
 
 def as_labels(y, n, func, name="y", num_classes=None):
-    """``y`` as a (n,) integer array (no copy), with values in [0, num_classes) when num_classes is given.
+    """``y`` as a (n,) integer array (no copy; n=None: any length), values in [0, num_classes) if that is given.
 
     Cheap on purpose (one min and one max): it runs inside the training loop.
     """
     y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"{func}: {name} must have shape (N,) = ({n},), one label per row; found shape {y.shape}.")
+    if y.ndim != 1 or (n is not None and y.shape[0] != n):
+        expected = "(N,)" if n is None else f"(N,) = ({n},)"
+        raise ValueError(f"{func}: {name} must have shape {expected}, one label per example; found shape {y.shape}.")
     if y.dtype.kind not in "iu":
         raise TypeError(f"{func}: {name} must hold integer class labels (e.g. int64); found dtype {y.dtype}. "
                         f"Convert with {name}.astype(np.int64) if the values are whole numbers.")
