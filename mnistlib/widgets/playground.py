@@ -84,7 +84,7 @@ class TrainingPlayground(widgets.VBox):
         self.status.value = f"Training for {config.num_epochs} epochs…"  # the browser shows it while training runs
         self.history = run_playground(config, *self._data)
         fig = Figure(figsize=(9, 3.2), dpi=90, layout="constrained")  # not pyplot's: the notebook must not show it too
-        plot_history(self.history, compare=previous, fig=fig, title="Learning curves (previous run dashed)")
+        plot_history(self.history, compare=previous, fig=fig, title="Learning curves")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         self.plot.value, self.plot.layout.display = buffer.getvalue(), None
