@@ -60,7 +60,7 @@ def as_labels(y, n, func, name="y", num_classes=None):
     if y.dtype.kind not in "iu":
         raise TypeError(f"{func}: {name} must hold integer class labels (e.g. int64); found dtype {y.dtype}. "
                         f"Convert with {name}.astype(np.int64) if the values are whole numbers.")
-    if num_classes is not None and n and (y.min() < 0 or y.max() >= num_classes):
+    if num_classes is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"{func}: labels in {name} must be in [0, {num_classes - 1}] for {num_classes} classes; "
                          f"found values from {y.min()} to {y.max()}.")
     return y

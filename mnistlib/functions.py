@@ -159,7 +159,7 @@ def accuracy(y_pred_or_scores, y):
                          "predicted labels (model.predict(X)) or (N, C) scores.")
     y = np.asarray(y)
     if y.shape != pred.shape:
-        raise ValueError(f"accuracy: y must have shape {pred.shape} like the predictions; found {y.shape}.")
+        raise ValueError(f"accuracy: y must have shape {pred.shape} like the predictions; found shape {y.shape}.")
     return float(np.count_nonzero(pred == y) / pred.shape[0])
 
 

@@ -53,25 +53,33 @@ def numerical_gradient(f, x, *, h=1e-5, indices=None):
 def _centered(f, x, h, indices):
     """(gradient, largest |f| seen): the rounding error of the loss values is proportional to the second."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
-        raise TypeError(f"numerical_gradient: x must be the writable float array that f reads (it is perturbed in "
-                        f"place); found {type(x).__name__} {getattr(x, 'dtype', '')}.")
+        raise TypeError(f"numerical_gradient: x must be the writable (not read-only) NumPy array with a floating dtype "
+                        f"that f reads: it is perturbed in place. Found {type(x).__name__} {getattr(x, 'dtype', '')}.")
     grad, scale = np.zeros(x.shape), 0.0
     for index in np.ndindex(x.shape) if indices is None else indices:
-        index = tuple(np.atleast_1d(index)) if x.ndim else ()
+        index = tuple(int(i) for i in np.atleast_1d(index)) if x.ndim else ()
         original = x[index].copy()
         try:
             x[index] = original + h
-            plus_step, loss_plus = float(x[index]), float(f())
+            plus_step, loss_plus = float(x[index]), _loss(f)
             x[index] = original - h
-            minus_step, loss_minus = float(x[index]), float(f())
+            minus_step, loss_minus = float(x[index]), _loss(f)
         finally:
             x[index] = original
         if plus_step == minus_step:
-            raise ValueError(f"numerical_gradient: x + h rounds back to x at index {index} ({x.dtype}, h = {h}); "
-                             f"use a larger h or a float64 x.")
+            raise ValueError(f"numerical_gradient: h = {h} is below the resolution of {x.dtype} at index {index}: "
+                             f"x + h rounds back to x. Use a larger h or a float64 x.")
         grad[index] = (loss_plus - loss_minus) / (plus_step - minus_step)
         scale = max(scale, abs(loss_plus), abs(loss_minus))
     return grad, scale
+
+
+def _loss(f):
+    value = f()
+    if np.ndim(value) != 0 or isinstance(value, tuple):
+        raise TypeError(f"f() must return the loss as a single number; found {type(value).__name__}. If it returns "
+                        "(loss, grads), wrap it: f = lambda: model.loss_and_grads(X, y)[0].")
+    return float(value)
 
 
 def relative_error(a, n, floor=_FLOOR):
@@ -134,7 +142,8 @@ class GradCheckReport:
                  f"{'param':6} {'shape':11} {'checked':>9} {'max error':>9}  {'worst index':12} {'analytic':>13} "
                  f"{'numeric':>13}"]
         for c in self.checks:
-            verdict = "ok" if c.passed else "FAIL"
+            verdict = "ok" if c.passed else "FAIL" + ("  (numeric 0: does f() read this very array, not a copy?)"
+                                                      if c.numeric == 0 and c.analytic != 0 else "")
             lines.append(f"{c.name:6} {str(c.shape):11} {c.num_checked:>4}/{c.num_entries:<4} {c.max_error:9.2e}  "
                          f"{str(c.worst_index):12} {c.analytic:13.6e} {c.numeric:13.6e}  {verdict}")
         return "\n".join(lines)

@@ -24,10 +24,12 @@ def affine_forward(X, W, b):
     the D inputs plus a bias; one matrix product does the whole batch (no loop over examples).
     """
     X, W, b = np.asarray(X), np.asarray(W), np.asarray(b)
-    if X.ndim != 2 or W.ndim not in (1, 2) or X.shape[1] != W.shape[0] or b.shape != W.shape[1:]:
+    if X.ndim != 2:
         hint = " A single example needs a batch axis: X.reshape(1, -1)." if X.ndim == 1 else ""
-        raise ValueError(f"affine_forward: expected X (N, D), W (D, M) and b (M,) (or W (D,), b ()); found X "
-                         f"{X.shape}, W {W.shape}, b {b.shape}.{hint}")
+        raise ValueError(f"affine_forward: X must have shape (N, D); found shape {X.shape}.{hint}")
+    if W.ndim not in (1, 2) or X.shape[1] != W.shape[0] or b.shape != W.shape[1:]:
+        raise ValueError(f"affine_forward: expected X (N, {W.shape[0] if W.ndim else 'D'}), W (D, M) and b "
+                         f"{W.shape[1:] if W.ndim else '(M,)'}; found X {X.shape}, W {W.shape}, b {b.shape}.")
     out = X @ W
     out += b  # in place: no second (N, M) array
     return out, (X, W)

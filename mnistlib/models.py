@@ -47,7 +47,7 @@ class _Model:
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.num_features:
             hint = " A single example needs a batch axis: X.reshape(1, -1)." if X.ndim == 1 else ""
-            raise ValueError(f"{type(self).__name__}: X must have shape (N, {self.num_features}); found {X.shape}."
+            raise ValueError(f"{type(self).__name__}: X must have shape (N, {self.num_features}); found shape {X.shape}."
                              + hint)
         return X
 

@@ -60,9 +60,14 @@ def show_digits(images, labels=None, preds=None, probs=None, ncols=10, *, max_im
     """
     images = as_images(images, "show_digits", "images")
     n = len(images)
+    if n == 0:
+        raise ValueError("show_digits: images holds no images; pass at least one.")
     labels = None if labels is None else as_labels(labels, n, "show_digits", "labels")
+    if probs is not None and np.shape(probs) not in ((n,), (n, np.shape(probs)[-1])):
+        raise ValueError(f"show_digits: probs must have shape ({n},) or ({n}, C); found {np.shape(probs)}.")
     if probs is not None and np.ndim(probs) == 2:
-        preds = np.argmax(probs, axis=1) if preds is None else as_labels(preds, n, "show_digits", "preds")
+        num_classes = np.shape(probs)[1]
+        preds = np.argmax(probs, axis=1) if preds is None else as_labels(preds, n, "show_digits", "preds", num_classes)
         probs = np.asarray(probs)[np.arange(n), preds]
     preds = None if preds is None else as_labels(preds, n, "show_digits", "preds")
     shown = min(n, check_int(max_images, "max_images", "show_digits", 1))
@@ -205,6 +210,9 @@ def plot_confusion_matrix(y_true, y_pred, *, num_classes=10, ax=None, title="Con
     y_true, y_pred: (N,) int labels (``model.predict(X)``, not scores). The diagonal (the correct answers, 98% of
     the examples) is printed in bold on white: coloured, it would wash out every mistake.
     """
+    if np.ndim(y_pred) == 2:
+        raise ValueError(f"plot_confusion_matrix: y_pred must be predicted labels (N,); found scores of shape "
+                         f"{np.shape(y_pred)}. Pass model.predict(X) or scores.argmax(axis=1).")
     counts = confusion_matrix(y_true, y_pred, num_classes)
     errors = np.ma.masked_where(np.eye(num_classes, dtype=bool), counts)
     fig, ax = _axes(ax, (6.5, 5.5))

@@ -187,7 +187,7 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=
     Per mini-batch it calls ``model.loss_and_grads`` and ``sgd_step``: the code the notebooks check is the code
     that trains. Introduced in notebook 02_logistic_regression.
     """
-    X, y = _check_Xy(X, y, "fit")
+    X, y, X_val, y_val = _check_data(model, X, y, X_val, y_val)
     check_rng(rng, "fit")
     num_epochs = check_int(num_epochs, "num_epochs", "fit", 0)
     batch_size = check_int(batch_size, "batch_size", "fit", 1)
@@ -195,13 +195,9 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=
     momentum = check_number(momentum, "momentum", "fit", 0.0, 1.0)
     weight_decay = check_number(weight_decay, "weight_decay", "fit")
     tol = None if tol is None else check_number(tol, "tol", "fit")
-    if X.shape[0] == 0 or not callable(getattr(model, "loss_and_grads", None)):
-        raise ValueError(f"fit: needs at least one example and a model with params and loss_and_grads; found "
-                         f"X {X.shape} and {type(model).__name__}.")
-    if (X_val is None) != (y_val is None):
-        raise ValueError("fit: pass both X_val and y_val, or neither.")
-    if X_val is not None:
-        X_val, y_val = _check_Xy(X_val, y_val, "fit (validation data)")
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"fit: lr_schedule must be None or a function step -> factor of lr, such as "
+                        f"cosine_schedule(num_epochs); found {lr_schedule!r}.")
     n = X.shape[0]
     step = -(-n // TRAIN_ACC_SUBSET)
     X_acc, y_acc = X[::step], y[::step]  # every step-th example: the same subset after every epoch, and no copy
@@ -226,6 +222,22 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=
         if bar is not None:
             bar.close()
     return history
+
+
+def _check_data(model, X, y, X_val, y_val):
+    """The training and validation arrays, checked against each other and the model."""
+    if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss_and_grads", None)):
+        raise TypeError(f"fit: model must have a params dict and loss_and_grads(X, y); found {type(model).__name__}.")
+    X, y = _check_Xy(X, y, "fit")
+    if X.shape[0] == 0:
+        raise ValueError("fit: X has no rows; pass at least one training example.")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("fit: pass both X_val and y_val, or neither.")
+    if X_val is not None:
+        X_val, y_val = _check_Xy(X_val, y_val, "fit (validation data)")
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"fit: X_val must have {X.shape[1]} columns like X; found shape {X_val.shape}.")
+    return X, y, X_val, y_val
 
 
 def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, history, bar):

@@ -61,6 +61,15 @@ def naive_logsumexp(x, axis=-1):
     return np.log(np.exp(x).sum(axis=axis))
 
 
+def mpmath_exp(x):
+    """exp(x) in 50-digit decimal arithmetic (the standard library's decimal module): an exact reference."""
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 50
+        return float(decimal.Decimal(x).exp())
+
+
 def naive_sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
@@ -175,12 +184,49 @@ def test_logsumexp_keepdims_shape(x, keepdims):
     assert out.shape == np.sum(x, axis=0, keepdims=keepdims).shape
 
 
-def test_logsumexp_handles_infinite_slices():
-    x = np.array([[-np.inf, -np.inf], [np.inf, 0.0], [0.0, 0.0]])
-    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for an all -inf row
-        out = logsumexp(x)
-    assert out[0] == -np.inf and out[1] == np.inf
-    np.testing.assert_allclose(out[2], np.log(2))
+def test_minus_inf_logits_are_classes_with_probability_zero():
+    x = np.array([[-np.inf, 0.0], [0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(softmax(x)[0], [0.0, 1.0])
+        assert logsumexp(x)[0] == 0.0
+        assert log_softmax(x)[0].tolist() == [-np.inf, 0.0]
+        assert cross_entropy(x[:1], np.array([1])) == 0.0
+        assert cross_entropy(x[:1], np.array([0])) == np.inf  # the true class is impossible: infinite loss
+    np.testing.assert_allclose(logsumexp(x)[1], np.log(2))
+
+
+@pytest.mark.parametrize("func", [softmax, log_softmax, logsumexp, lambda x: cross_entropy(x, np.zeros(2, int))])
+@pytest.mark.parametrize("bad", [[np.inf, 0.0], [np.nan, 0.0], [-np.inf, -np.inf]])
+def test_nan_plus_inf_or_all_minus_inf_rows_are_a_clear_error(func, bad):
+    x = np.array([[0.0, 1.0], bad])
+    with pytest.raises(ValueError, match=r"index \[1\] contains nan or \+inf, or only -inf.*smaller learning rate"):
+        func(x)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_finite_logits_near_the_dtype_max_never_warn(dtype):
+    big = np.finfo(dtype).max
+    x = np.array([[big, -big], [-big, big], [big, big]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(softmax(x), [[1, 0], [0, 1], [0.5, 0.5]])
+        assert log_softmax(x)[0, 0] == 0 and log_softmax(x)[0, 1] == -np.inf  # -2 max is beyond the dtype
+        assert logsumexp(x)[0] == big
+        assert cross_entropy(x, np.array([0, 1, 0])) == pytest.approx(np.log(2) / 3)
+
+
+@pytest.mark.parametrize("func", [softmax, log_softmax, logsumexp])
+@pytest.mark.parametrize("x", [3.0, np.zeros((2, 0)), np.zeros(0)])
+def test_scalars_and_empty_class_axes_are_a_clear_error(func, x):
+    with pytest.raises(ValueError, match="need an axis of class scores with at least one entry"):
+        func(x)
+
+
+def test_an_empty_batch_is_fine_for_softmax_but_not_for_a_mean_loss():
+    assert softmax(np.zeros((0, 10))).shape == (0, 10)
+    with pytest.raises(ValueError, match="the mean over an empty batch is undefined"):
+        cross_entropy(np.zeros((0, 10)), np.zeros(0, int))
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -260,10 +306,12 @@ def test_sigmoid_in_unit_interval_without_any_warning(dtype, data):
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_sigmoid_extremes(dtype):
-    z = np.array([-np.inf, -1e300 if dtype == np.float64 else -3e38, -1e4, 0, 1e4, np.inf], dtype=dtype)
+    big = np.finfo(dtype).max
+    z = np.array([-np.inf, -big, -1e4, 0, 1e4, big, np.inf], dtype=dtype)
     with np.errstate(all="raise", under="ignore"):
         s = sigmoid(z)
-    assert s.tolist() == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0]
+    assert s.tolist() == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0]
+    assert np.isnan(sigmoid(np.array([np.nan], dtype))[0])
     with np.errstate(over="ignore"):
         assert naive_sigmoid(np.array(-1e4, dtype)) == 0  # the naive one got there only through an overflow
 
@@ -294,6 +342,24 @@ def test_sigmoid_monotone(dtype, data):
     s = sigmoid(z)
     # Non-decreasing up to rounding: float tanh/exp are correctly rounded only to about one unit in the last place.
     assert np.all(np.diff(s) >= -np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_sigmoid_relative_error_below_1e6_wherever_the_result_is_normal(dtype):
+    """The requirement of issue 9: float32(-20) is 2.06e-9, a normal float32, not 0 (the tanh form gave 0)."""
+    info = np.finfo(dtype)
+    lowest = float(np.log(info.tiny)) + 1  # below it the true value is subnormal (about -86 or -707)
+    z = np.concatenate([np.linspace(lowest, 0, 200_001), np.linspace(0, 40, 20_001),
+                        -np.geomspace(1e-8, -lowest, 2000), np.geomspace(1e-8, 40, 2000)]).astype(dtype)
+    exact = np.array([1 / (1 + mpmath_exp(-float(v))) for v in z[::97]])  # exact reference on a subsample
+    got = sigmoid(z)
+    # float64 reference for every point, checked against the high-precision one on the subsample
+    reference = 1 / (1 + np.exp(-z.astype(np.longdouble)))
+    np.testing.assert_allclose(reference[::97].astype(float), exact, rtol=1e-15)
+    normal = reference >= info.tiny
+    error = np.abs(got[normal] - reference[normal]) / reference[normal]
+    assert error.max() <= 1e-6, (dtype, error.max(), z[normal][np.argmax(error)])
+    assert sigmoid(np.float32(-20)) == pytest.approx(2.0611536e-09, rel=1e-6)
 
 
 def test_sigmoid_strictly_increasing_on_a_grid():
@@ -357,7 +423,7 @@ def test_accuracy_errors():
         accuracy(np.array([0, 1, 2]), np.array([0, 1]))
     with pytest.raises(ValueError, match="probabilities"):
         accuracy(np.array([0.2, 0.9]), np.array([0, 1]))
-    with pytest.raises(ValueError, match="zero examples"):
+    with pytest.raises(ValueError, match="N >= 1"):
         accuracy(np.array([], np.int64), np.array([], np.int64))
     with pytest.raises(ValueError, match=r"\(N,\).*\(N, C\)"):
         accuracy(np.zeros((2, 2, 2)), np.array([0, 1]))

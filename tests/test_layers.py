@@ -256,11 +256,11 @@ def test_affine_forward_shape_errors():
     X, W, b = np.zeros((4, 5)), np.zeros((5, 3)), np.zeros(3)
     with pytest.raises(ValueError, match=r"X must have shape \(N, D\); found shape \(5,\).*reshape"):
         affine_forward(np.zeros(5), W, b)
-    with pytest.raises(ValueError, match=r"expected X \(N, 5\), found X \(4, 6\)"):
+    with pytest.raises(ValueError, match=r"expected X \(N, 5\).*found X \(4, 6\)"):
         affine_forward(np.zeros((4, 6)), W, b)
-    with pytest.raises(ValueError, match=r"b must have shape \(3,\).*found shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"b \(3,\); found .* b \(4,\)"):
         affine_forward(X, W, np.zeros(4))
-    with pytest.raises(ValueError, match=r"W must have shape \(D, M\)"):
+    with pytest.raises(ValueError, match=r"W \(D, M\)"):
         affine_forward(X, np.zeros((5, 3, 1)), b)
 
 
@@ -281,9 +281,9 @@ def test_loss_shape_and_label_errors():
         softmax_cross_entropy(logits, np.full(100, 10))
     with pytest.raises(ValueError, match=r"logits must have shape \(N, C\).*\(100,\)"):
         softmax_cross_entropy(np.zeros(100), np.zeros(100, np.int64))
-    with pytest.raises(ValueError, match=r"logits must have shape \(N,\).*\(4, 1\)"):
+    with pytest.raises(ValueError, match=r"expected logits \(N,\).*found logits \(4, 1\)"):
         sigmoid_cross_entropy(np.zeros((4, 1)), np.zeros(4))
-    with pytest.raises(ValueError, match=r"y must have shape \(N,\) = \(4,\).*\(3,\)"):
+    with pytest.raises(ValueError, match=r"y of the same shape; found logits \(4,\) and y \(3,\)"):
         sigmoid_cross_entropy(np.zeros(4), np.zeros(3))
     with pytest.raises(ValueError, match="binary labels 0 or 1.*labels == d"):
         sigmoid_cross_entropy(np.zeros(3), np.array([0, 1, 3]))

@@ -1,5 +1,7 @@
 """Tests for mnistlib.models: gradients by finite differences, predictions, dtypes, save/load, determinism, learning."""
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -196,10 +198,9 @@ def test_mlp_init_scale_and_names():
 
 
 def test_repr_and_num_params_of_regressions():
-    assert repr(LogisticRegression(3)) == "LogisticRegression(num_features=3, dtype=float32)"
+    assert repr(LogisticRegression(3)) == "LogisticRegression(3, dtype=float32)"
     assert LogisticRegression(3).num_params == 4
-    assert repr(SoftmaxRegression(3, 2, dtype=np.float64)) == (
-        "SoftmaxRegression(num_features=3, num_classes=2, dtype=float64)")
+    assert repr(SoftmaxRegression(3, 2, dtype=np.float64)) == "SoftmaxRegression(3, 2, dtype=float64)"
     assert SoftmaxRegression(784, 10).num_params == 7850
 
 
@@ -240,7 +241,7 @@ def test_load_rejects_files_that_are_not_mlp_files(tmp_path):
         MLP.load(other)
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(ModelFileError, match="single array"):
+    with pytest.raises(ModelFileError, match="not a complete .npz file.*File is not a zip file"):
         MLP.load(single)
     text = tmp_path / "notes.txt"
     text.write_text("hello")
@@ -262,7 +263,7 @@ def test_load_rejects_mismatched_shapes(tmp_path):
         arrays = dict(data)
     arrays["W2"] = np.zeros((5, 2), np.float32)
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match=r"W2 should have shape \(3, 2\).*found \(5, 2\)"):
+    with pytest.raises(ModelFileError, match=r"W2 should be a float array of shape \(3, 2\).*found float32 \(5, 2\)"):
         MLP.load(tmp_path / "bad.npz")
     del arrays["W2"]
     np.savez(tmp_path / "missing.npz", **arrays)
@@ -300,7 +301,7 @@ def test_constructor_errors():
         MLP([4, 3])  # rng is required
     with pytest.raises(ValueError, match="at least 2"):
         MLP([4], rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="every entry of sizes must be an int >= 1; found 0"):
         MLP([4, 0, 3], rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="floating"):
         MLP([4, 3], rng=np.random.default_rng(0), dtype=np.int32)
@@ -354,3 +355,71 @@ def test_mlp_learns_xor():
     losses = gradient_descent(model, X, y, lr=2.0, steps=2000)
     assert accuracy(model.predict(X), y) == 1.0
     assert losses[-1] < 0.1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Damaged and hostile model files (issue 10, item 5): always ModelFileError, memory bounded by the file's size
+# ----------------------------------------------------------------------------------------------------------------
+def _saved_mlp(tmp_path):
+    model = MLP([6, 4, 3], rng=np.random.default_rng(0))
+    return model, model.save(tmp_path / "model.npz")
+
+
+@pytest.mark.parametrize("keep", [0, 1, 10, 100, 300, -22, -1])
+def test_load_of_a_truncated_file_is_a_model_file_error(tmp_path, keep):
+    _, path = _saved_mlp(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] if keep >= 0 else data[:len(data) + keep])
+    with pytest.raises(ModelFileError, match="not a complete .npz file"):
+        MLP.load(path)
+
+
+def _npy_header(shape, dtype="<f8"):
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_load_refuses_an_array_header_claiming_more_than_the_file_holds(tmp_path, compression):
+    """A ~300-byte member claiming (10^6, 10^6) float64 (8 TB): the old loader raised MemoryError."""
+    path = tmp_path / "hostile.npz"
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("kind.npy", _npy_header("()", "<U12") + "mnistlib.MLP".encode("utf-32-le"))
+        archive.writestr("W1.npy", _npy_header("(1000000, 1000000)") + bytes(100))
+    assert path.stat().st_size < 1000
+    with pytest.raises(ModelFileError, match=r"W1.npy claims an array float64 \(1000000, 1000000\) larger than"):
+        MLP.load(path)
+
+
+def test_load_reads_each_array_once(tmp_path, monkeypatch):
+    model, path = _saved_mlp(tmp_path)
+    reads = []
+    real = np.lib.format.read_array
+    monkeypatch.setattr(np.lib.format, "read_array", lambda f, **k: reads.append(1) or real(f, **k))
+    loaded = MLP.load(path)
+    assert len(reads) == 2 + len(model.params)  # kind, sizes and every parameter, once each
+    for name in model.params:
+        np.testing.assert_array_equal(loaded.params[name], model.params[name])
+
+
+def test_save_is_atomic_a_failure_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    model, path = _saved_mlp(tmp_path)
+    good = path.read_bytes()
+
+    def full_disk(f, **arrays):
+        f.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        MLP([6, 4, 3], rng=np.random.default_rng(1)).save(path)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(MLP.load(path).params["W1"], model.params["W1"])
+
+
+def test_load_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        MLP.load(tmp_path / "nope.npz")

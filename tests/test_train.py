@@ -9,15 +9,7 @@ import pytest
 
 from mnistlib import train
 from mnistlib.models import MLP, LogisticRegression, SoftmaxRegression
-from mnistlib.train import (
-    CosineSchedule,
-    History,
-    StepSchedule,
-    cosine_schedule,
-    fit,
-    iterate_minibatches,
-    step_schedule,
-)
+from mnistlib.train import History, cosine_schedule, fit, iterate_minibatches, sgd_step, step_schedule
 
 
 class TinySoftmax:
@@ -123,9 +115,9 @@ def test_minibatches_batch_larger_than_data_and_input_unchanged():
 
 
 @pytest.mark.parametrize("X, y, batch_size, match", [
-    (np.zeros(5), np.zeros(5, int), 2, r"X must have shape \(N, D\)"),
-    (np.zeros((5, 2)), np.zeros(4, int), 2, r"y must have shape \(N,\) = \(5,\)"),
-    (np.zeros((5, 2)), np.zeros((5, 1), int), 2, r"y must have shape"),
+    (np.zeros(5), np.zeros(5, int), 2, r"expected X \(N, D\) and y \(N,\)"),
+    (np.zeros((5, 2)), np.zeros(4, int), 2, r"found X \(5, 2\) and y \(4,\)"),
+    (np.zeros((5, 2)), np.zeros((5, 1), int), 2, r"y \(5, 1\)"),
     (np.zeros((5, 2)), np.zeros(5, int), 0, "batch_size must be an int >= 1"),
     (np.zeros((5, 2)), np.zeros(5, int), 2.5, "batch_size must be an int >= 1"),
 ])
@@ -160,14 +152,11 @@ def test_fit_decreases_loss_and_reaches_high_accuracy():
     assert history.lr == [0.1] * 8
 
 
-def test_history_without_validation_has_empty_val_lists_and_as_dict():
+def test_history_without_validation_has_empty_val_lists():
     X, y = blobs(n=100)
     history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
                   num_epochs=3)
     assert history.val_loss == [] and history.val_acc == []
-    d = history.as_dict()
-    assert set(d) == {"loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time"}
-    assert d["loss"] == history.loss and d["loss"] is not history.loss
     assert all(isinstance(v, float) for v in history.loss + history.train_acc)
 
 
@@ -176,7 +165,7 @@ def test_fit_zero_epochs_changes_nothing():
     model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
     before = {k: v.copy() for k, v in model.params.items()}
     history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=0)
-    assert history.num_epochs == 0 and history.as_dict()["loss"] == []
+    assert history.num_epochs == 0 and history.loss == []
     for name, p in model.params.items():
         np.testing.assert_array_equal(p, before[name])
 
@@ -289,27 +278,26 @@ def test_float32_params_stay_float32_and_are_updated_in_place():
 # --------------------------------------------------------------------------------------------------------------
 def test_step_schedule_values():
     schedule = step_schedule(0.5, every=2)
-    assert isinstance(schedule, StepSchedule)
-    assert schedule.lrs(1.0, 6) == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
-    assert step_schedule(0.8).lrs(0.5, 3) == pytest.approx([0.5, 0.4, 0.32])
+    assert [schedule(t) for t in range(6)] == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    assert [step_schedule(0.8)(t) for t in range(3)] == pytest.approx([1.0, 0.8, 0.64])
+    assert schedule.per == "epoch" and step_schedule(0.5, per="iteration").per == "iteration"
 
 
 def test_cosine_schedule_values():
-    schedule = cosine_schedule(4, lr_min=0.1)
-    assert isinstance(schedule, CosineSchedule)
-    lrs = schedule.lrs(1.1, 6)
-    assert lrs[0] == pytest.approx(1.1)
-    assert lrs[2] == pytest.approx(0.6)  # halfway: the mean of lr and lr_min
-    assert lrs[4] == pytest.approx(0.1) and lrs[5] == pytest.approx(0.1)  # lr_min from num_epochs on
-    assert all(b < a for a, b in zip(lrs[:4], lrs[1:5]))
+    schedule = cosine_schedule(4)
+    factors = [schedule(t) for t in range(6)]
+    assert factors[0] == 1.0
+    assert factors[2] == pytest.approx(0.5)  # halfway
+    assert factors[4] == pytest.approx(0.0, abs=1e-15) and factors[5] == factors[4]  # 0 from num_steps on
+    assert all(b < a for a, b in zip(factors[:4], factors[1:5]))
 
 
 def test_fit_records_the_scheduled_lr():
     X, y = blobs(n=50)
     cases = [
         (step_schedule(0.5, every=2), [0.4, 0.4, 0.2, 0.2, 0.1]),
-        (cosine_schedule(5), cosine_schedule(5).lrs(0.4, 5)),
-        (lambda epoch: 0.1 / (1 + epoch), [0.1, 0.05, 0.1 / 3, 0.025, 0.02]),  # a plain function gives the lr
+        (cosine_schedule(5), [0.4 * cosine_schedule(5)(t) for t in range(5)]),
+        (lambda epoch: 1 / (1 + epoch), [0.4, 0.2, 0.4 / 3, 0.1, 0.08]),  # a plain function: a factor too
     ]
     for schedule, expected in cases:
         history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
@@ -346,14 +334,12 @@ def test_schedule_errors():
         step_schedule(0.5, every=0)
     with pytest.raises(ValueError, match="per"):
         step_schedule(0.5, per="batch")
-    with pytest.raises(ValueError, match="num_epochs"):
+    with pytest.raises(ValueError, match="num_steps"):
         cosine_schedule(0)
     X, y = blobs(n=20)
-    with pytest.raises(ValueError, match="learning rate -1"):
+    with pytest.raises(ValueError, match=r"lr \* lr_schedule\(step\) must be in"):
         fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=1,
             lr_schedule=lambda epoch: -1.0)
-    with pytest.raises(TypeError, match="lr_schedule"):
-        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), lr_schedule=0.5)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -400,21 +386,22 @@ def test_fit_logistic_regression_binary_labels():
 # Validation of arguments, progress output
 # --------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(X=np.zeros(10)), ValueError, r"X must have shape \(N, D\)"),
+    (dict(X=np.zeros(10)), ValueError, r"expected X \(N, D\) and y \(N,\)"),
     (dict(X=np.zeros((10, 2, 2))), ValueError, "Flatten images first"),
-    (dict(y=np.zeros(9, int)), ValueError, r"y must have shape \(N,\) = \(10,\)"),
+    (dict(y=np.zeros(9, int)), ValueError, r"found X \(10, 5\) and y \(9,\)"),
     (dict(X=np.zeros((0, 5)), y=np.zeros(0, int)), ValueError, "no rows"),
     (dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),
     (dict(num_epochs=-1), ValueError, "num_epochs must be an int >= 0"),
     (dict(num_epochs=2.0), ValueError, "num_epochs must be an int >= 0"),
-    (dict(lr=0.0), ValueError, "lr must be a positive number"),
-    (dict(lr=float("nan")), ValueError, "lr must be a positive number"),
-    (dict(momentum=1.0), ValueError, r"momentum must be in \[0, 1\)"),
-    (dict(weight_decay=-1e-3), ValueError, "weight_decay must be"),
-    (dict(tol=-1.0), ValueError, "tol must be"),
+    (dict(lr=0.0), ValueError, r"lr must be in \(0.0, inf\)"),
+    (dict(lr=float("nan")), ValueError, r"lr must be in \(0.0, inf\)"),
+    (dict(momentum=1.0), ValueError, r"momentum must be in \[0.0, 1.0\)"),
+    (dict(weight_decay=-1e-3), ValueError, "weight_decay must be in"),
+    (dict(tol=-1.0), ValueError, "tol must be in"),
     (dict(X_val=np.zeros((4, 5))), ValueError, "both X_val and y_val"),
-    (dict(X_val=np.zeros((4, 6)), y_val=np.zeros(4, int)), ValueError, r"X_val must have shape \(M, 5\)"),
-    (dict(X_val=np.zeros((4, 5)), y_val=np.zeros(3, int)), ValueError, r"y_val must have shape \(N,\) = \(4,\)"),
+    (dict(X_val=np.zeros((4, 6)), y_val=np.zeros(4, int)), ValueError, "X_val must have 5 columns"),
+    (dict(X_val=np.zeros((4, 5)), y_val=np.zeros(3, int)), ValueError, r"validation data\): expected X"),
+    (dict(lr_schedule=0.5), TypeError, "lr_schedule must be None or a function"),
     (dict(rng=0), TypeError, "np.random.Generator"),
     (dict(model=object()), TypeError, "params dict"),
 ])
@@ -446,3 +433,74 @@ def test_progress_bar_when_asked(capsys, monkeypatch):
     monkeypatch.delenv("MNISTLIB_PROGRESS", raising=False)  # unset: None means on
     fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=1)
     assert "batch" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One implementation: fit is loss_and_grads + sgd_step, checked against a hand-written reference
+# --------------------------------------------------------------------------------------------------------------
+def test_fit_equals_a_hand_written_reference_update_with_momentum_and_weight_decay():
+    """A few steps of fit on an MLP against the update written out from loss_and_grads: every parameter."""
+    X, y = blobs(n=60, num_features=6, num_classes=3, seed=4)
+    fitted = MLP([6, 5, 4, 3], rng=np.random.default_rng(0), dtype=np.float64)
+    reference = MLP([6, 5, 4, 3], rng=np.random.default_rng(0), dtype=np.float64)
+    lr, momentum, weight_decay, batch_size = 0.3, 0.9, 0.01, 16
+    history = fit(fitted, X, y, rng=np.random.default_rng(7), num_epochs=2, batch_size=batch_size, lr=lr,
+                  momentum=momentum, weight_decay=weight_decay)
+    rng = np.random.default_rng(7)
+    velocity = {name: np.zeros_like(p) for name, p in reference.params.items()}
+    losses = []
+    for _ in range(2):
+        order, total = rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            loss, grads = reference.loss_and_grads(X[rows], y[rows])
+            total += loss * len(rows)
+            for name, p in reference.params.items():
+                g = grads[name] + (weight_decay * p if name.startswith("W") else 0.0)  # L2 on weights only
+                velocity[name] = momentum * velocity[name] - lr * g
+                p += velocity[name]
+        losses.append(total / len(X))
+    for name in reference.params:
+        np.testing.assert_allclose(fitted.params[name], reference.params[name], rtol=1e-12, atol=1e-14)
+    assert history.loss == pytest.approx(losses, rel=1e-12)
+
+
+def test_fit_calls_loss_and_grads_once_per_batch_and_nothing_else_trains(monkeypatch):
+    """No hidden path: every mini-batch goes through model.loss_and_grads, even for a plain MLP."""
+    calls = []
+    original = MLP.loss_and_grads
+
+    def spy(self, X, y):
+        calls.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(MLP, "loss_and_grads", spy)
+    X, y = blobs(n=103, num_features=4, num_classes=3, dtype=np.float32)
+    fit(MLP([4, 6, 3], rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
+        batch_size=25, lr=0.1, momentum=0.5, weight_decay=1e-3)
+    assert calls == [25, 25, 25, 25, 3] * 2
+
+
+def test_sgd_step_plain_momentum_and_weight_decay_in_place():
+    W, b = np.array([[1.0, -2.0]]), np.array([0.5])
+    params = {"W1": W, "b1": b}
+    grads = {"W1": np.array([[0.1, 0.2]]), "b1": np.array([1.0])}
+    sgd_step(params, grads, lr=0.5)
+    assert params["W1"] is W and params["b1"] is b  # updated, not replaced
+    np.testing.assert_allclose(W, [[0.95, -2.1]])
+    np.testing.assert_allclose(b, [0.0])
+    velocities = {"W1": np.zeros_like(W), "b1": np.zeros_like(b)}
+    sgd_step(params, grads, lr=0.5, velocities=velocities, momentum=0.9, weight_decay=0.1)
+    # W's gradient gets 0.1 * W (weights only); v = 0.9 * 0 - 0.5 * g; W += v
+    np.testing.assert_allclose(velocities["W1"], -0.5 * (np.array([[0.1, 0.2]]) + 0.1 * np.array([[0.95, -2.1]])))
+    np.testing.assert_allclose(velocities["b1"], [-0.5])
+    np.testing.assert_allclose(W, np.array([[0.95, -2.1]]) + velocities["W1"])
+    sgd_step(params, grads, lr=0.5, velocities=velocities, momentum=0.9)
+    np.testing.assert_allclose(velocities["b1"], [0.9 * -0.5 - 0.5])  # the velocity is kept between calls
+
+
+def test_sgd_step_keeps_float32():
+    params = {"W": np.ones((3, 2), np.float32)}
+    sgd_step(params, {"W": np.ones((3, 2), np.float32)}, lr=0.1, velocities={"W": np.zeros((3, 2), np.float32)},
+             momentum=0.5, weight_decay=1e-3)
+    assert params["W"].dtype == np.float32
