@@ -13,7 +13,7 @@ ALL = -1  # the class filters' "any class"
 RUN_IT = "run the notebook in JupyterLab to use it"  # what the widgets' text fallback says
 # Tiles 150 px wide (the digit drawn 3x above three caption lines that never wrap), 5 columns at most (774 px): the
 # grid fits the notebook (953 px at a 1400 px window with the file browser open) and wraps in a narrower one.
-GRID = "display:grid;grid-template-columns:repeat(auto-fill,150px);gap:6px;max-width:780px"
+GRID = {"grid_template_columns": "repeat(auto-fill, 150px)", "grid_gap": "6px", "max_width": "780px"}
 TILE = "width:148px;border:1px solid;text-align:center;font-size:11px;line-height:1.3;white-space:nowrap"
 
 
@@ -79,7 +79,8 @@ class DigitGallery(widgets.VBox):
         self.pred_class = widgets.Dropdown(options=classes, description="predicted", layout={"width": "170px"})
         self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
         self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
-        self.summary, self.grid = widgets.HTML(), widgets.HTML()
+        self.summary, self.grid = widgets.HTML(), widgets.GridBox(layout=GRID)
+        self._tiles = [widgets.HTML(layout={"margin": "0"}).add_class("mnist-gallery-tile") for _ in range(per_page)]
         for control in (self.mistakes_only, self.true_class, self.pred_class):
             control.observe(self._filter, names="value")
         self.prev_button.on_click(lambda _: self.go_to_page(self.page_number - 1))
@@ -100,14 +101,13 @@ class DigitGallery(widgets.VBox):
         pages = max(1, -(-len(self.indices) // self.per_page))
         self.page_number = min(max(page_number, 0), pages - 1)
         self.shown = self.indices[self.page_number * self.per_page :][: self.per_page]
-        tiles = []
-        for i in self.shown:  # each digit above its caption, green if the prediction is right, red if wrong
+        for tile, i in zip(self._tiles, self.shown, strict=False):  # the digit above its caption; red if wrong
             colour = "#2e7d32" if self.y_pred[i] == self.y[i] else "#c62828"
             png = base64.b64encode(digit_png(self._images[i])).decode()
             text = digit_caption(self.y[i], self.probs[i], i).replace("\n", "<br>")
             image = f"<img src='data:image/png;base64,{png}' width=84 height=84>"
-            tiles.append(f"<div class='mnist-gallery-tile' style='{TILE};color:{colour}'>{image}<br>{text}</div>")
-        self.grid.value = f"<div style='{GRID}'>{''.join(tiles)}</div>"
+            tile.value = f"<div style='{TILE};color:{colour}'>{image}<br>{text}</div>"
+        self.grid.children = self._tiles[: len(self.shown)]
         where = f"page {self.page_number + 1} of {pages}" if len(self.indices) else "no digit matches these filters"
         self.summary.value = f"{len(self.indices):,} of {len(self.y):,} digits · {where}"
         self.prev_button.disabled, self.next_button.disabled = self.page_number == 0, self.page_number == pages - 1

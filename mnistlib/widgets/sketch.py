@@ -10,9 +10,9 @@ from mnistlib.widgets.gallery import RUN_IT, add_classes, digit_png
 from mnistlib.widgets.preprocess import apply_brush, as_sketch, preprocess_sketch
 
 LEVELS = 16  # cells are drawn in 17 greys, one shared ButtonStyle each: far fewer models for the browser to build
-# Square 15 px cells in rows of fixed height (the grid is never stretched), so the pad fits a 900 px tall window.
+# Square 15 px cells, rows and columns of fixed size: never stretched or squeezed (the side column wraps below).
 CELL = widgets.Layout(width="15px", height="15px", padding="0", margin="0", border="1px solid #e6e6e6")
-GRID = widgets.Layout(grid_template_columns="repeat(28, 15px)", grid_template_rows="repeat(28, 15px)")
+GRID = widgets.Layout(grid_template_columns="repeat(28, 15px)", grid_template_rows="repeat(28, 15px)", flex="none")
 
 
 class SketchPad(widgets.HBox):
@@ -22,7 +22,7 @@ class SketchPad(widgets.HBox):
     float64 in [0, 1]) and ``probs`` ((10,) float64; None while the grid is empty)."""
 
     def __init__(self, model):
-        super().__init__(layout={"align_items": "flex-start"})  # not "stretch": the grid keeps its own height
+        super().__init__(layout={"align_items": "flex-start", "flex_flow": "row wrap"})  # not stretched to the side
         if not callable(getattr(model, "predict_proba", None)):
             raise TypeError(f"sketch_pad: model must have predict_proba(X), like mnistlib.models.MLP; found {model!r}.")
         self.model, self.grid = model, np.zeros((SIDE, SIDE))
