@@ -99,7 +99,8 @@ CORPUS = {
     "gzip_truncated": (VALID_GZ[: len(VALID_GZ) // 2], ["corrupt or truncated gzip", "ends before"]),
     "gzip_trailer_cut": (VALID_GZ[:-3], ["corrupt or truncated gzip"]),
     "gzip_bad_crc": (VALID_GZ[:-8] + bytes(4) + VALID_GZ[-4:], ["corrupt or truncated gzip", "check"]),
-    "gzip_junk_after_stream": (VALID_GZ + b"junk", ["corrupt or truncated gzip", "4 bytes after the end"]),
+    "gzip_junk_after_stream": (VALID_GZ + b"junk", ["corrupt or truncated gzip data in member 2"]),
+    "gzip_zero_padding": (VALID_GZ + bytes(100), ["corrupt or truncated gzip data in member 2"]),
     "gzip_empty": (gzip.compress(b""), ["decompressed content is empty"]),
     "gzip_bad_magic": (gzip.compress(b"\x01\x02\x08\x01\x00\x00\x00\x01x"), ["00 00", "01 02"]),
     "gzip_data_short_1000_bytes": (
@@ -178,13 +179,6 @@ def test_gzip_claim_beyond_deflate_ratio_counts_real_content(tmp_path):
     assert peak_allocation(read_idx, path) < 10 * MB
     with pytest.raises(IDXError, match=f"found {real}: {10**12 - real} bytes missing"):
         read_idx(path)
-
-
-def test_a_wrong_size_bound_never_rejects_a_valid_file(monkeypatch):
-    # With a ratio bound of 0 every gzip file "claims too much": read_idx must count, find the data, and read it.
-    monkeypatch.setattr(idx, "_DEFLATE_MAX_RATIO", 0)
-    array = np.arange(5000, dtype=np.int32).reshape(50, 100)
-    assert_same(read_idx(io.BytesIO(gzip.compress(idx_bytes(array)))), array)
 
 
 def test_huge_claim_with_zero_dim_is_empty_not_an_allocation():
@@ -287,8 +281,8 @@ def test_multi_member_gzip(how, tmp_path):
     members = gzip_members(data, cuts=[2, 11, 3000, 20000])  # cuts inside the header and inside the data
     assert gzip.decompress(members) == data
     assert_same(read_idx(deliver(members, how, tmp_path)), array)
-    # zero padding after the last member is tolerated, as by gzip itself
-    assert_same(read_idx(deliver(members + bytes(100), how, tmp_path)), array)
+    empty_members = gzip.compress(b"") * 1000 + members + gzip.compress(b"") * 1000  # valid too
+    assert_same(read_idx(deliver(empty_members, how, tmp_path)), array)
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
@@ -363,7 +357,7 @@ def test_failed_write_leaves_the_old_file_and_no_partial_file(tmp_path, monkeypa
         f.write(header)
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(idx, "_write_stream", broken_write)
+    monkeypatch.setattr(idx, "_write", broken_write)
     with pytest.raises(OSError, match="disk full"):
         write_idx(path, np.arange(1000, dtype=np.uint8))
     assert path.read_bytes() == before
