@@ -73,7 +73,7 @@ def deliver(data: bytes, how: str, tmp_path: Path, name: str = "sample.idx"):
 def gzip_members(data: bytes, cuts) -> bytes:
     """data as several concatenated gzip members, split at the given offsets."""
     bounds = [0, *cuts, len(data)]
-    return b"".join(gzip.compress(data[a:b], mtime=0) for a, b in zip(bounds, bounds[1:]))
+    return b"".join(gzip.compress(data[a:b], mtime=0) for a, b in zip(bounds, bounds[1:], strict=False))
 
 
 VALID = header(0x0C, (3, 4)) + np.arange(12, dtype=">i4").tobytes()  # 12 + 48 bytes
