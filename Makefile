@@ -4,6 +4,11 @@
 # Others:
 #   make notebooks   re-execute every notebook top to bottom in a fresh kernel and save the outputs
 #   make bench       run every benchmark script in benchmarks/
+# Instructors (tools/; NB= works for these too):
+#   make student     the student version in student/: solutions replaced by stubs, outputs cleared (nbgrader);
+#                    a notebook edited since it was generated is kept unless FORCE=1 (which keeps a .bak)
+#   make slides      offline reveal.js slides in build/slides/ (open build/slides/index.html)
+#   make html        offline HTML pages in build/html/ (open build/html/index.html)
 # All targets are idempotent: the install step reruns only when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
@@ -20,7 +25,7 @@ notebooks: export MNISTLIB_PROGRESS = 0
 # Notebooks draw inline; a backend inherited from the shell must not leak into the kernels.
 unexport MPLBACKEND
 
-.PHONY: course test notebooks bench install clean reset
+.PHONY: course test notebooks bench install clean reset student slides html
 
 install: $(STAMP)
 
@@ -50,6 +55,15 @@ notebooks: $(STAMP)
 # pristine, committed versions back. Work on copies (make student) to keep your own.
 reset:
 	git checkout -- notebooks/
+
+student: $(STAMP)
+	$(BIN)/python -m tools.student_version $(if $(FORCE),--force) $(NB)
+
+slides: $(STAMP)
+	$(BIN)/python -m tools.static_pages slides $(NB)
+
+html: $(STAMP)
+	$(BIN)/python -m tools.static_pages html $(NB)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,82 @@
+"""Lecture mode: write the course's RISE settings into the notebooks' metadata, or check them.
+
+    python -m tools.rise_metadata [NOTEBOOK ...]           # set metadata.rise (default notebooks/[0-9]*.ipynb)
+    python -m tools.rise_metadata --check [NOTEBOOK ...]   # exit 1 if a notebook lacks them or a slide_type
+
+RISE (``jupyterlab-rise``, the slideshow button in JupyterLab) reads ``metadata.rise`` of a notebook over its
+own defaults. The course's settings are those of the static slides (``make slides``, tools/static_pages.py):
+
+- ``theme: white``: one of the two reveal.js themes whose fonts ship with it (RISE's default, ``simple``,
+  fetches Google Fonts, which fails in a lecture room without internet);
+- ``scroll: true``: a slide taller than the screen scrolls instead of being cut off;
+- ``transition: none`` and ``slideNumber: c/t`` (current/total), as in the static slides.
+
+Only ``metadata.rise`` changes; a notebook that already has these settings is not rewritten. The cells' own
+``metadata.slideshow.slide_type`` is chosen by the notebook's author (CONTRIBUTING.md, Slides); ``--check``
+reports the cells that have none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+from tools.static_pages import SLIDE_NUMBER, SLIDE_SCROLL, SLIDE_THEME, SLIDE_TRANSITION
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_NOTEBOOKS = "notebooks/[0-9]*.ipynb"
+RISE_SETTINGS = {
+    "theme": SLIDE_THEME,
+    "transition": SLIDE_TRANSITION,
+    "slideNumber": SLIDE_NUMBER,
+    "scroll": SLIDE_SCROLL,
+}
+
+
+def problems(nb) -> list[str]:
+    """What keeps ``nb`` from presenting as the course intends (empty when nothing)."""
+    found = []
+    rise = nb.metadata.get("rise", {})
+    wrong = {key: value for key, value in RISE_SETTINGS.items() if rise.get(key) != value}
+    if wrong:
+        found.append(f"metadata.rise needs {wrong} (run python -m tools.rise_metadata)")
+    missing = [i for i, cell in enumerate(nb.cells) if "slide_type" not in cell.metadata.get("slideshow", {})]
+    if missing:
+        found.append(f"cells without metadata.slideshow.slide_type (CONTRIBUTING.md, Slides): {missing}")
+    return found
+
+
+def apply(path: Path) -> bool:
+    """Set the RISE settings of one notebook; return whether the file changed."""
+    nb = nbformat.read(path, as_version=4)
+    rise = dict(nb.metadata.get("rise", {}))
+    if all(rise.get(key) == value for key, value in RISE_SETTINGS.items()):
+        return False
+    rise.update(RISE_SETTINGS)
+    nb.metadata["rise"] = rise
+    nbformat.write(nb, path)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help=f"default: {DEFAULT_NOTEBOOKS}")
+    parser.add_argument("--check", action="store_true", help="only report; exit 1 when something is missing")
+    args = parser.parse_intermixed_args(argv)
+    paths = [Path(p) for p in args.notebooks] or sorted(ROOT.glob(DEFAULT_NOTEBOOKS))
+    failed = False
+    for path in paths:
+        if args.check:
+            for problem in problems(nbformat.read(path, as_version=4)):
+                print(f"{path}: {problem}")
+                failed = True
+        else:
+            print(f"{path}: {'RISE settings written' if apply(path) else 'already set'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
