@@ -25,12 +25,10 @@ Usage (pin the BLAS threads as the notebooks do)::
 
 The data folder is ``--data-dir``, else ``$MNISTLIB_DATA_DIR/mnist``, else the repository's ``data/mnist/`` when
 the files are there, else ``../shared/data/mnist`` beside the repository. ``--check`` exits with status 1 when the
-target was not reached within the time limit, the final test accuracy is below it, or the whole run took longer
-than the time limit (the notebook trains all the recipe's epochs, so that is the time it needs). The last line
+target was not reached within 7 s (TARGET_SECONDS), the final test accuracy is below it, or the whole run took
+longer than the time limit (the notebook trains all the recipe's epochs, so that is the time it needs). The last line
 printed is one JSON object with every figure (seconds, accuracies as fractions).
 """
-
-from __future__ import annotations
 
 import argparse
 import json
@@ -51,6 +49,7 @@ from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
 
 TARGET = 0.98
 TIME_LIMIT = 60.0
+TARGET_SECONDS = 7.0  # issue 9: 98.0% within 7 s of training on a quiet 2-core machine
 
 # The recipe of notebook 06 (chosen there on the validation split; keep in sync with the notebook).
 RECIPE = dict(hidden_size=300, num_epochs=40, batch_size=100, lr=0.2, momentum=0.9, weight_decay=2e-5)
@@ -58,12 +57,11 @@ RECIPE = dict(hidden_size=300, num_epochs=40, batch_size=100, lr=0.2, momentum=0
 
 
 class EpochClock:
-    """The recipe's cosine schedule as a plain ``epoch -> lr`` function that also records, at the start of every
+    """The recipe's cosine schedule as a plain ``epoch -> factor`` function that also records, at the start of every
     epoch, the two clocks and a copy of the parameters (the state at the end of the previous epoch)."""
 
-    def __init__(self, model, lr, num_epochs):
+    def __init__(self, model, num_epochs):
         self.model = model
-        self.lr = lr
         self.cosine = cosine_schedule(num_epochs)
         self.marks = []  # (wall, cpu) at the start of each epoch, then once more after fit returns
         self.snapshots = []  # parameters at the start of each epoch (snapshot k = after k epochs)
@@ -79,7 +77,7 @@ class EpochClock:
             raise RuntimeError("bench_accuracy: the parameters did not change between two calls of lr_schedule; "
                                "fit no longer calls it once per epoch during training, so the per-epoch "
                                "snapshots would be wrong.")
-        return self.cosine(epoch, self.lr)
+        return self.cosine(epoch)
 
     def snapshot(self):
         self.marks.append((time.perf_counter(), time.process_time()))
@@ -101,7 +99,7 @@ def run(data_dir: Path, seed: int, target: float, time_limit: float) -> dict:
     rng = np.random.default_rng(seed)
     sizes = [train.X.shape[1], r["hidden_size"], 10]
     model = MLP(sizes, rng=rng)
-    clock = EpochClock(model, r["lr"], r["num_epochs"])
+    clock = EpochClock(model, r["num_epochs"])
 
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     history = fit(model, train.X, train.y, rng=rng, num_epochs=r["num_epochs"], batch_size=r["batch_size"],
@@ -186,14 +184,15 @@ def main(argv=None) -> int:
               f"{result['acc_at_time_limit']}")
     else:
         print(f"target {100 * args.target:.1f}% reached after {result['seconds_to_target']:.1f} s "
-              f"(CPU {result['cpu_seconds_to_target']:.1f} s, epoch {result['epochs_to_target']})")
+              f"(CPU {result['cpu_seconds_to_target']:.1f} s, epoch {result['epochs_to_target']}; "
+              f"target <= {TARGET_SECONDS:.0f} s on a quiet machine)")
     print(f"final test accuracy {100 * result['final_test_acc']:.2f}% after {result['train_seconds']:.1f} s of "
           f"training (CPU {result['train_cpu_seconds']:.1f} s; median epoch {result['median_epoch_s']:.2f} s wall, "
           f"{result['median_epoch_cpu_s']:.2f} s CPU)")
     result.update(threads=threads, load_average=[round(x, 2) for x in os.getloadavg()],
                   python=platform.python_version(), numpy=np.__version__)
     print(json.dumps(result))
-    missed = (result["seconds_to_target"] is None or result["seconds_to_target"] > args.time_limit
+    missed = (result["seconds_to_target"] is None or result["seconds_to_target"] > TARGET_SECONDS
               or result["final_test_acc"] < args.target or result["train_seconds"] > args.time_limit)
     return 1 if args.check and missed else 0
 

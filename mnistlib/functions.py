@@ -38,8 +38,8 @@ def _shifted(logits, axis, func):
     if logits.ndim == 0 or logits.shape[axis] == 0:
         raise ValueError(f"{func}: logits need an axis of class scores with at least one entry (e.g. shape (N, C)); "
                          f"found shape {logits.shape}.")
-    m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum: one cheap check
-    if not np.isfinite(m).all():
+    m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum, and into its sum
+    if not np.isfinite(m.sum(dtype=np.float64)) and not np.isfinite(m).all():
         where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
         raise ValueError(f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
                          f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "

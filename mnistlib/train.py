@@ -243,10 +243,12 @@ def _check_data(model, X, y, X_val, y_val):
 def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, history, bar):
     """One pass over the data in the order ``order``; returns the mean of the mini-batch losses."""
     batches_per_epoch, loss_sum = -(-len(order) // batch_size), 0.0
+    per_iteration = getattr(lr_schedule, "per", "epoch") == "iteration"
+    step_lr = _lr_at(lr, lr_schedule, epoch * batches_per_epoch if per_iteration else epoch)
+    history.lr.append(step_lr)
     for k in range(batches_per_epoch):
-        step_lr = _lr_at(lr, lr_schedule, epoch, epoch * batches_per_epoch + k)
-        if k == 0:
-            history.lr.append(step_lr)
+        if per_iteration and k:
+            step_lr = _lr_at(lr, lr_schedule, epoch * batches_per_epoch + k)
         rows = order[k * batch_size:(k + 1) * batch_size]
         loss, grads = model.loss_and_grads(X[rows], y[rows])
         sgd_step(model.params, grads, lr=step_lr, **update)
@@ -256,12 +258,9 @@ def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, histo
     return loss_sum / len(order)
 
 
-def _lr_at(lr, schedule, epoch, iteration):
-    """The learning rate of one mini-batch: ``lr * schedule(step)``, checked to be a finite number >= 0."""
-    if schedule is None:
-        return lr
-    factor = schedule(iteration if getattr(schedule, "per", "epoch") == "iteration" else epoch)
-    return check_number(lr * factor, "lr * lr_schedule(step)", "fit")
+def _lr_at(lr, schedule, step):
+    """``lr * schedule(step)``, checked to be a finite number >= 0."""
+    return lr if schedule is None else check_number(lr * schedule(step), "lr * lr_schedule(step)", "fit")
 
 
 def _record(history, model, X_acc, y_acc, X_val, y_val, start, bar):
