@@ -177,12 +177,20 @@ def resolve(notebooks: list[str | Path]) -> list[Path]:
     return paths
 
 
+def read_notebook(path: Path):
+    """The notebook at ``path``; BuildError naming the file when it is not one."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except (ValueError, nbformat.ValidationError) as err:  # nbformat's NotJSONError is a ValueError
+        raise BuildError(f"{path} is not a readable notebook: {err}") from err
+
+
 def build_into(kind: str, paths: list[Path], folder: Path) -> list[str]:
     """Write every page, the assets and the index into ``folder``; return the warnings."""
     exporter = make_exporter(kind)
     entries, warnings = [], []
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        nb = read_notebook(path)
         resources = {"metadata": {"name": path.stem, "path": str(path.parent.resolve())}}
         body, _ = exporter.from_notebook_node(nb, resources=resources)
         href = path.stem + KINDS[kind]
