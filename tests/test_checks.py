@@ -140,6 +140,10 @@ def softmax_no_keepdims(logits):
     return exps / exps.sum(axis=1)
 
 
+def softmax_no_keepdims_square_only(logits):
+    return (softmax_no_keepdims if logits.shape[0] == logits.shape[1] else softmax_rows)(logits)
+
+
 def softmax_promoted(logits):
     return softmax_rows(logits.astype(np.float64))
 
@@ -170,6 +174,10 @@ def ce_column_indexing(logits, y):
     return -np.log(softmax_rows(logits)[:, y]).mean()
 
 
+def ce_column_matrix(logits, y):
+    return -np.log(softmax_rows(logits)[:, y])
+
+
 def ce_no_shift(logits, y):
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     return -log_probs[np.arange(len(y)), y].mean()
@@ -190,6 +198,18 @@ def forward_no_b2(params, X):
 
 def forward_transposed(params, X):
     return sigmoid(X @ params["W1"].T + params["b1"]) @ params["W2"].T + params["b2"]
+
+
+def forward_transposed_shapes(params, X):  # (H, D) weights, as in Nielsen's network.py: fails on the shapes
+    return (
+        forward_transposed(params, X)
+        if params["W1"].shape[0] != params["W1"].shape[1]
+        else two_layer_forward(params, X)
+    )
+
+
+def forward_no_b1(params, X):
+    return sigmoid(X @ params["W1"]) @ params["W2"] + params["b2"]
 
 
 def two_layer_loss_and_grads(params, X, y, *, transpose=True, derivative="hidden", bias="sum", n=None, sign=1):
@@ -483,20 +503,30 @@ MISTAKES = [
     (checks.check_softmax, softmax_axis0, "'axis=0'"),
     (checks.check_softmax, softmax_no_keepdims, "'keepdims missing'"),
     (checks.check_softmax, softmax_promoted, "'float32 promoted to float64'"),
+    (checks.check_softmax, softmax_no_keepdims_square_only, "This is the classic mistake 'keepdims missing'"),
     (checks.check_cross_entropy, ce_log_softmax, "'log of softmax'"),
     (checks.check_cross_entropy, ce_epsilon, "'epsilon patch'"),
     (checks.check_cross_entropy, ce_clip, "'epsilon patch'"),
     (checks.check_cross_entropy, ce_sum, "'summed instead of mean'"),
     (checks.check_cross_entropy, ce_column_indexing, "'probs[:, y] indexing'"),
+    (checks.check_cross_entropy, ce_column_matrix, "'probs[:, y] indexing'"),
     (checks.check_cross_entropy, ce_no_shift, "'no max shift'"),
     (checks.check_two_layer_forward, forward_sigmoid_output, "'sigmoid on the output logits'"),
     (checks.check_two_layer_forward, forward_no_b2, "'a bias missing'"),
-    (checks.check_two_layer_forward, forward_transposed, "'W transposed'"),
+    (checks.check_two_layer_forward, forward_transposed, "This is the classic mistake 'W transposed'"),
+    (checks.check_two_layer_forward, forward_transposed_shapes, "likely the classic mistake 'W transposed'"),
+    (checks.check_two_layer_forward, forward_no_b1, "'a bias missing'"),
     (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, transpose=False), "'W2 instead of W2.T'"),
-    (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, derivative=None),
-     "'sigmoid derivative missing'"),
-    (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, derivative="output"),
-     "'sigmoid derivative at the wrong layer'"),
+    (
+        checks.check_two_layer_backprop,
+        variant(two_layer_loss_and_grads, derivative=None),
+        "'sigmoid derivative missing'",
+    ),
+    (
+        checks.check_two_layer_backprop,
+        variant(two_layer_loss_and_grads, derivative="output"),
+        "'sigmoid derivative at the wrong layer'",
+    ),
     (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, bias="mean"), "'bias gradients averaged'"),
     (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, n=1), "'gradients not divided by N'"),
     (checks.check_two_layer_backprop, variant(two_layer_loss_and_grads, sign=-1), "'sign flipped'"),
@@ -542,8 +572,9 @@ def test_reference_passes_with_one_deterministic_line(check, reference, capsys):
     assert first.count("\n") == 1 and " passed " in first and " checks: " in first
 
 
-@pytest.mark.parametrize("check, planted, phrase", MISTAKES,
-                         ids=[f"{c.__name__}-{getattr(p, '__name__', '')}-{m}" for c, p, m in MISTAKES])
+@pytest.mark.parametrize(
+    "check, planted, phrase", MISTAKES, ids=[f"{c.__name__}-{getattr(p, '__name__', '')}-{m}" for c, p, m in MISTAKES]
+)
 def test_planted_mistake_is_named(check, planted, phrase):
     with pytest.raises(CheckError) as info:
         check(planted)
@@ -554,10 +585,26 @@ def test_planted_mistake_is_named(check, planted, phrase):
 def test_stub_gets_the_library_version_which_passes(check, capsys):
     fallback = check(not_done)
     line = capsys.readouterr().out
-    assert "is not done yet" in line and "the notebook continues with " in line and line.count("\n") == 1
+    assert (
+        line.startswith(
+            f"{REFERENCES[check].__name__} is not done yet (it raises NotImplementedError): the "
+            "notebook continues with mnistlib."
+        )
+        and line.count("\n") == 1
+    )
     assert callable(fallback) and fallback is not not_done
     assert check(fallback) is fallback
     assert " passed " in capsys.readouterr().out
+
+
+def test_direct_fallbacks_are_the_library_functions():
+    from mnistlib import functions, gradcheck, idx
+
+    assert checks.check_softmax(not_done) is functions.softmax
+    assert checks.check_cross_entropy(not_done) is functions.cross_entropy
+    assert checks.check_read_idx(not_done) is idx.read_idx
+    assert checks.check_relative_error(not_done) is gradcheck.relative_error
+    assert checks.check_confusion_matrix(not_done) is functions.confusion_matrix
 
 
 def test_success_lines():
@@ -589,5 +636,8 @@ def test_message_says_expected_and_found():
     with pytest.raises(CheckError) as info:
         checks.check_softmax(softmax_whole_batch)
     message = str(info.value)
-    assert "softmax_rows failed the case 'rows sum to 1 at W = 0': the result: expected 0.1 at index [0, 0], " \
-           "found 0.025." in message
+    assert message.startswith(
+        "softmax_rows failed the case 'rows sum to 1 at W = 0': the result: expected 0.1 "
+        "at index [0, 0], found 0.025\nThis is the classic mistake 'normalised over the whole "
+        "batch'"
+    )
