@@ -41,16 +41,12 @@ def remove_stale_parts(folder, names, max_age: float) -> None:
 
     A ``.part`` file nobody has written to for ``max_age`` seconds is stale: no writer pauses that long.
     """
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
     names, now = set(names), time.time()
-    for entry in entries:  # .<name>.<8 hex digits>.part
-        if entry.name.startswith(".") and entry.name.endswith(".part") and entry.name[1:-14] in names:
-            with contextlib.suppress(OSError):
-                if now - entry.stat(follow_symlinks=False).st_mtime > max_age:
-                    os.unlink(entry.path)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:  # .<name>.<8 hex digits>.part
+            ours = entry.name[0] == "." and entry.name.endswith(".part") and entry.name[1:-14] in names
+            if ours and now - entry.stat(follow_symlinks=False).st_mtime > max_age:
+                os.unlink(entry.path)
 
 
 def _binary(data):

@@ -5,97 +5,50 @@
     train, val, test = load_mnist(validation_size=10_000)   # Nielsen's 50,000 / 10,000 / 10,000
     X_train, y_train = train                                 # (50000, 784) float32 in [0, 1], (50000,) int64
 
-Both datasets come as the same four IDX files (parsed by :mod:`mnistlib.idx`), gzipped or not::
-
-    train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
-
-Where the files are looked for (the first folder holding all four wins):
-
-1. ``data_dir`` when it is passed: only that folder (missing files are downloaded into it).
-2. Fashion-MNIST only: ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``,
-   read-only, used as is).
-3. :func:`default_data_dir`: ``$MNISTLIB_DATA_DIR/<dataset>`` when that variable is set; else
-   ``data/<dataset>/`` of the repository when mnistlib is used from a source checkout; else
-   ``$XDG_CACHE_HOME/mnistlib/<dataset>`` (``~/.cache/mnistlib/<dataset>``). Missing files are downloaded here.
-
-``MNISTLIB_DATA_DIR`` names a *parent* folder with one subfolder per dataset (``mnist/``, ``fashion-mnist/``),
-the same layout as the repository's ``data/``, because both datasets use the same file names.
+Both datasets come as the same four IDX files (:data:`FILES`, parsed by :mod:`mnistlib.idx`), gzipped or not.
+They are looked for in ``data_dir``, else (Fashion-MNIST only) in the Debian package's folder
+:data:`SYSTEM_DATA_DIRS`, else in :func:`default_data_dir`, where missing files are downloaded from
+:data:`MIRRORS` (or the base URLs in ``$MNISTLIB_MIRRORS``; ``{dataset}`` in a URL is replaced by the name).
 
 Verification: the SHA-256 of the *decompressed* IDX bytes must match :data:`SHA256` (mirrors recompress, so the
-digest of a ``.gz`` proves nothing). Files are verified once; the result is remembered next to the cache.
+digest of a ``.gz`` proves nothing). No file is read or downloaded beyond the size of the real one
+(:data:`SHAPES`), so a damaged file, a decompression bomb or a lying server costs at most that much.
 
 Cache: the verified arrays are saved as ``.npy`` in ``<data folder>/.cache/`` (or, when that folder is read-only,
-in ``$XDG_CACHE_HOME/mnistlib/caches/``) and memory-mapped copy-on-write on later calls, so a warm
-``load_mnist()`` takes milliseconds. The cache is rebuilt when a source file changes (size, mtime, inode) and when
-a cache file is damaged.
-
-Environment variables:
-
-- ``MNISTLIB_DATA_DIR``: parent folder of the per-dataset data folders (see above).
-- ``MNISTLIB_MIRRORS``: base URLs (separated by spaces or commas) tried in order instead of the built-in
-  mirrors; ``https://``, ``http://`` and ``file://`` work, and ``{dataset}`` in a URL is replaced by the dataset
-  name.
-- ``MNISTLIB_PROGRESS=0``: no download progress bar unless ``progress=True`` is passed.
-- ``XDG_CACHE_HOME``: where the per-user folder ``mnistlib/`` goes (default ``~/.cache``).
+in ``$XDG_CACHE_HOME/mnistlib/caches/``) and memory-mapped copy-on-write on later calls. ``stamp.json`` records
+the size, mtime and inode of each source file and of each ``.npy`` file as written; a warm ``load_mnist()``
+compares them (a few ``stat`` calls, about a millisecond) and rebuilds from the verified source files whatever
+does not match, so a replaced or modified cache file is never served. data/README.md has the details.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
-import io
 import json
+import math
 import os
 import re
-import secrets
+import time
 import warnings
-import zlib
-from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
 
-from mnistlib.idx import read_idx
-
-__all__ = [
-    "CLASS_NAMES",
-    "DATASETS",
-    "FASHION_MNIST_CLASSES",
-    "FILES",
-    "MIRRORS",
-    "MNIST",
-    "SHA256",
-    "SYSTEM_DATA_DIRS",
-    "ChecksumError",
-    "DatasetError",
-    "DatasetNotFoundError",
-    "DownloadError",
-    "Split",
-    "default_data_dir",
-    "fetch",
-    "load_mnist",
-]
-
-# --------------------------------------------------------------------------------------------------------------
-# Tables
-# --------------------------------------------------------------------------------------------------------------
+from mnistlib._checks import check_int, progress_enabled
+from mnistlib._files import GZIP_MAGIC, atomic_write, remove_stale_parts
+from mnistlib.idx import IDXError, read_idx, read_idx_header, write_idx
 
 #: Dataset names accepted by ``dataset=``.
 DATASETS = ("mnist", "fashion-mnist")
 
 #: The four IDX files of either dataset (without ``.gz``); the same names for both datasets.
-FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_SPLIT_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+#: Shape of the uint8 array in each file (both datasets): no file is read or downloaded beyond this much data.
+SHAPES = dict(zip(FILES, [(60_000, 28, 28), (60_000,), (10_000, 28, 28), (10_000,)], strict=True))
 
 #: SHA-256 of the decompressed (canonical) IDX files. Only these identify the data: mirrors recompress the .gz.
 SHA256 = {
@@ -130,46 +83,25 @@ MIRRORS = {
 SYSTEM_DATA_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 
 #: Fashion-MNIST label ``k`` is ``FASHION_MNIST_CLASSES[k]``.
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+FASHION_MNIST_CLASSES += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 #: Class names per dataset, for titles and legends: ``CLASS_NAMES[dataset][y]``.
 CLASS_NAMES = {"mnist": tuple(str(digit) for digit in range(10)), "fashion-mnist": FASHION_MNIST_CLASSES}
 
-_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-_IMAGE_SHAPE = (28, 28)
-_TRAIN_SIZE = 60_000  # both datasets
-
 ENV_DATA_DIR = "MNISTLIB_DATA_DIR"
 ENV_MIRRORS = "MNISTLIB_MIRRORS"
-ENV_PROGRESS = "MNISTLIB_PROGRESS"
+DOWNLOAD_TIMEOUT = 30.0  # seconds one read from a mirror may wait for data
+DOWNLOAD_DEADLINE = 300.0  # seconds one file may take in all: a server that trickles is given up
+STALE_PART_AGE = 120.0  # seconds without a write after which a temporary .part file is removed (a killed process)
 
-DOWNLOAD_TIMEOUT = 30.0  # seconds without data before a mirror is given up
-_CHUNK_SIZE = 1 << 20
+_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+_SPLIT_FILES = {"train": FILES[:2], "test": FILES[2:]}
+_CACHE_FILES = [f"{split}_{kind}.npy" for split in _SPLIT_FILES for kind in ("X", "raw", "y")]
+_STAMP, _STAMP_VERSION = "stamp.json", 2
+_CHUNK = 256 * 1024
 _USER_AGENT = "mnistlib (course 'MNIST from scratch with NumPy'; Python urllib)"
-_GZIP_MAGIC = b"\x1f\x8b"
-_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)  # damaged, truncated, corrupt stream
-_CACHE_VERSION = 1
-_VERIFIED_STAMP = "verified.json"
-_ARRAYS_STAMP = "arrays.json"
-
-# The folder that holds the mnistlib package: a source checkout when it has pyproject.toml and data/.
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Errors and return types
-# --------------------------------------------------------------------------------------------------------------
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # a source checkout when it has pyproject.toml and data/
 
 
 class DatasetError(Exception):
@@ -177,22 +109,15 @@ class DatasetError(Exception):
 
 
 class DatasetNotFoundError(DatasetError, FileNotFoundError):
-    """The IDX files are not on disk and ``download=False``.
-
-    Attributes: ``missing`` (file names), ``searched`` (folders looked in).
-    """
+    """The IDX files are not on disk and ``download=False``. Attributes: ``missing`` (names), ``searched``."""
 
     def __init__(self, message: str, *, missing: list[str], searched: list[Path]) -> None:
         super().__init__(message)
-        self.missing = list(missing)
-        self.searched = list(searched)
+        self.missing, self.searched = list(missing), list(searched)
 
 
 class DownloadError(DatasetError, OSError):
-    """No mirror delivered a file that passed verification.
-
-    Attribute ``attempts``: list of ``(url, error message)``, one per URL tried, in order.
-    """
+    """No mirror delivered a good file, or it cannot be put in place. ``attempts``: ``[(url, why it failed)]``."""
 
     def __init__(self, message: str, *, attempts: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -200,17 +125,15 @@ class DownloadError(DatasetError, OSError):
 
 
 class ChecksumError(DatasetError, ValueError):
-    """A data file's decompressed bytes do not have the expected SHA-256 (damaged, truncated or another file).
+    """A data file is not the expected one: damaged, truncated, too large, or another dataset's file.
 
-    Attributes: ``path``, ``expected`` (hex digest), ``found`` (hex digest, or None when the file could not even be
-    decompressed).
+    Attributes: ``path``, ``expected`` (hex digest), ``found`` (hex digest of the decompressed bytes, or None when
+    the file could not even be read as an IDX file of the expected size), ``reason`` (what is wrong, one phrase).
     """
 
-    def __init__(self, message: str, *, path: Path, expected: str, found: str | None) -> None:
+    def __init__(self, message: str, *, path: Path, expected: str, found: str | None, reason: str = "") -> None:
         super().__init__(message)
-        self.path = path
-        self.expected = expected
-        self.found = found
+        self.path, self.expected, self.found, self.reason = path, expected, found, reason
 
 
 class Split(NamedTuple):
@@ -235,22 +158,6 @@ class MNIST(NamedTuple):
     test: Split
 
 
-class _Source(NamedTuple):
-    """Verified files of one dataset: where they are, their identity, and any bytes already read."""
-
-    dataset: str
-    directory: Path
-    paths: dict[str, Path]
-    cache_dir: Path | None
-    identity: dict[str, dict]
-    blobs: dict[str, bytes]  # decompressed IDX bytes of the files verified during this call
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------------------------
-
-
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,
     *,
@@ -265,11 +172,8 @@ def load_mnist(
     Every split is ``Split(X, y)`` with X: (N, 784) float32 in [0, 1] (pixel / 255), y: (N,) int64 in 0..9;
     ``raw=True`` gives X: (N, 28, 28) uint8 instead. train has 60,000 - validation_size rows, val the last
     ``validation_size`` rows of the official training set (10,000 gives Nielsen's 50,000/10,000), test 10,000.
-    One format for every split so models, training loops and plots never convert.
-
-    Files are found, downloaded when missing, verified by SHA-256 and cached as described in the module
-    docstring; a warm call only memory-maps the cache (copy-on-write: the arrays are writable and writing to them
-    never changes the cache).
+    One format for every split so models, training loops and plots never convert. A warm call checks the cache
+    stamp and memory-maps the cache copy-on-write: the arrays are writable, writing never changes the cache.
 
     Args:
         data_dir: folder holding the four IDX files (``.gz`` or not); None: see :func:`default_data_dir`.
@@ -282,45 +186,37 @@ def load_mnist(
     Raises:
         ValueError: unknown ``dataset`` or bad ``validation_size``.
         DatasetNotFoundError: files missing and ``download=False``.
-        DownloadError: files missing and no mirror delivered them.
+        DownloadError: files missing and no mirror delivered them (each URL and why is in the message).
         ChecksumError: a file on disk is not the expected one (damaged, truncated, another dataset).
     """
     _check_dataset(dataset)
-    _check_validation_size(validation_size)
-    source = _locate(dataset, data_dir, download=download, progress=progress)
-    image_key = "raw" if raw else "X"
-    keys = [f"{split}_{kind}" for split in ("train", "test") for kind in (image_key, "y")]
-    arrays = _load_cached(source, keys)
-    if arrays is None:
-        arrays = _build_arrays(source)
-        _save_cache(source, arrays)
-    X, y = arrays[f"train_{image_key}"], arrays["train_y"]
-    if validation_size >= len(y):
+    validation_size = check_int(validation_size, "validation_size", "load_mnist")
+    if validation_size >= SHAPES["train-labels-idx1-ubyte"][0]:
         raise ValueError(
-            f"validation_size must be smaller than the training set ({len(y)} rows), found {validation_size}"
+            f"load_mnist: validation_size must be below 60000 (rows taken from the end of the training set; "
+            f"10_000 gives the usual 50,000/10,000 split); found {validation_size}."
         )
+    kind = "raw" if raw else "X"
+    _, arrays = _prepare(dataset, data_dir, [f"train_{kind}", "train_y", f"test_{kind}", "test_y"], download, progress)
+    X, y = arrays[f"train_{kind}"], arrays["train_y"]
     cut = len(y) - validation_size
-    return MNIST(
-        train=Split(X[:cut], y[:cut]),
-        val=Split(X[cut:], y[cut:]),
-        test=Split(arrays[f"test_{image_key}"], arrays["test_y"]),
-    )
+    return MNIST(Split(X[:cut], y[:cut]), Split(X[cut:], y[cut:]), Split(arrays[f"test_{kind}"], arrays["test_y"]))
 
 
 def fetch(
     data_dir: str | os.PathLike[str] | None = None, *, dataset: str = "mnist", progress: bool | None = None
 ) -> Path:
-    """Make sure the four IDX files of ``dataset`` are on disk and verified; return their folder.
+    """Make sure the four IDX files of ``dataset`` are on disk, verified and cached; return their folder.
 
     Looks where :func:`load_mnist` looks, downloads the missing files (``.gz``) into ``data_dir`` or
-    :func:`default_data_dir`, and checks every file's SHA-256 (once: the result is remembered until the file
-    changes). Used by :func:`load_mnist`; call it alone to prepare a machine (introduced in notebook 01_idx_files).
+    :func:`default_data_dir`, checks every file's SHA-256 and builds the cache, so that the next
+    :func:`load_mnist` is fast. Call it alone to prepare a machine (introduced in notebook 01_idx_files).
 
     Arguments are those of :func:`load_mnist` (``data_dir`` first, the rest keyword-only).
     Raises DownloadError or ChecksumError as :func:`load_mnist` does.
     """
     _check_dataset(dataset)
-    return _locate(dataset, data_dir, download=True, progress=progress).directory
+    return _prepare(dataset, data_dir, ["train_X", "train_y", "test_X", "test_y"], True, progress)[0]
 
 
 def default_data_dir(dataset: str = "mnist") -> Path:
@@ -335,15 +231,13 @@ def default_data_dir(dataset: str = "mnist") -> Path:
     env = os.environ.get(ENV_DATA_DIR, "").strip()
     if env:
         return Path(env).expanduser() / dataset
-    checkout = _checkout_data_root()
-    if checkout is not None:
-        return checkout / dataset
+    try:
+        pyproject = (_PACKAGE_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pyproject = ""
+    if re.search(r"""^\s*name\s*=\s*["']mnistlib["']""", pyproject, re.MULTILINE) and (_PACKAGE_ROOT / "data").is_dir():
+        return _PACKAGE_ROOT / "data" / dataset
     return _user_cache_root() / dataset
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Finding and verifying the files
-# --------------------------------------------------------------------------------------------------------------
 
 
 def _check_dataset(dataset: object) -> None:
@@ -351,31 +245,47 @@ def _check_dataset(dataset: object) -> None:
         raise ValueError(f"dataset must be one of {', '.join(map(repr, DATASETS))}, found {dataset!r}")
 
 
-def _check_validation_size(validation_size: object) -> None:
-    if isinstance(validation_size, bool) or not isinstance(validation_size, (int, np.integer)):
-        raise ValueError(f"validation_size must be an int, found {type(validation_size).__name__} {validation_size!r}")
-    if not 0 <= validation_size < _TRAIN_SIZE:
-        raise ValueError(
-            f"validation_size must satisfy 0 <= validation_size < {_TRAIN_SIZE} (rows taken from the end of the "
-            f"training set; 10_000 gives the usual 50,000/10,000 split), found {validation_size}"
-        )
-
-
-def _checkout_data_root() -> Path | None:
-    """``<repo>/data`` when mnistlib is imported from a source checkout, else None."""
-    try:
-        text = (_PACKAGE_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    names_us = re.search(r"""^\s*name\s*=\s*["']mnistlib["']""", text, re.MULTILINE)
-    data = _PACKAGE_ROOT / "data"
-    return data if names_us and data.is_dir() else None
-
-
 def _user_cache_root() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "mnistlib"
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "mnistlib"
+
+
+# ---------------------------------------------------------------------------------------------- finding, checking
+
+
+def _prepare(dataset, data_dir, keys, download, progress) -> tuple[Path, dict[str, np.ndarray]]:
+    """Find (or download) the files, then the arrays ``keys`` from the cache, rebuilding what does not match."""
+    directory, paths = _locate(dataset, data_dir, download, progress)
+    cache_dir = _cache_dir(directory, dataset)
+    remove_stale_parts(directory, [*FILES, *(f"{name}.gz" for name in FILES)], STALE_PART_AGE)
+    if cache_dir is not None:
+        remove_stale_parts(cache_dir, [*_CACHE_FILES, _STAMP], STALE_PART_AGE)
+    sources = {name: [path.name, *_identity(os.stat(path)), SHA256[dataset][name]] for name, path in paths.items()}
+    stamp = _read_stamp(cache_dir, sources)
+    arrays = {key: _map_cached(cache_dir, key, stamp.get(key)) for key in keys}
+    missing = [key for key, array in arrays.items() if array is None]
+    if missing:
+        arrays.update(_build(dataset, paths, missing))
+        _save_cache(cache_dir, sources, stamp, {key: arrays[key] for key in missing})
+    return directory, arrays
+
+
+def _locate(dataset, data_dir, download, progress) -> tuple[Path, dict[str, Path]]:
+    """The first folder holding all four files (downloading the missing ones into the last folder searched)."""
+    if data_dir is not None:
+        searched = [Path(data_dir).expanduser()]
+    else:
+        searched = [Path(SYSTEM_DATA_DIRS[dataset])] if dataset in SYSTEM_DATA_DIRS else []
+        searched.append(default_data_dir(dataset))
+    for directory in searched:
+        paths = _find_files(directory)
+        if len(paths) == len(FILES):
+            return directory, paths
+    missing = [name for name in FILES if name not in paths]
+    if not download:
+        raise DatasetNotFoundError(_not_found_message(dataset, missing, searched), missing=missing, searched=searched)
+    _download(dataset, missing, directory, progress)
+    return directory, _find_files(directory)
 
 
 def _find_files(directory: Path) -> dict[str, Path]:
@@ -389,255 +299,73 @@ def _find_files(directory: Path) -> dict[str, Path]:
     return found
 
 
-def _locate(dataset: str, data_dir, *, download: bool, progress: bool | None) -> _Source:
-    """Find (or download) the four files of ``dataset``, verify them, and pick the cache folder."""
-    if data_dir is not None:
-        searched = [Path(data_dir).expanduser()]
-    else:
-        system_dir = SYSTEM_DATA_DIRS.get(dataset)
-        searched = ([Path(system_dir)] if system_dir is not None else []) + [default_data_dir(dataset)]
-    blobs: dict[str, bytes] = {}
-    for directory in searched:
-        paths = _find_files(directory)
-        if len(paths) == len(FILES):
-            break
-    else:
-        directory = searched[-1]
-        paths = _find_files(directory)
-        missing = [name for name in FILES if name not in paths]
-        if not download:
-            raise DatasetNotFoundError(
-                _not_found_message(dataset, missing, searched), missing=missing, searched=searched
-            )
-        for name, (path, blob) in _download(dataset, missing, directory, progress).items():
-            paths[name] = path
-            blobs[name] = blob
-    cache_dir = _cache_dir(directory, dataset)
-    identity = _identity(dataset, paths)
-    if not _stamp_matches(cache_dir, _VERIFIED_STAMP, identity):
-        for name in FILES:
-            if name not in blobs:
-                blobs[name] = _read_verified(paths[name], SHA256[dataset][name], dataset, name)
-        if cache_dir is not None:
-            _write_stamp(cache_dir / _VERIFIED_STAMP, {"folder": str(directory.absolute()), "sources": identity})
-    return _Source(dataset, directory, paths, cache_dir, identity, blobs)
-
-
-def _identity(dataset: str, paths: Mapping[str, Path]) -> dict[str, dict]:
-    """What identifies the source files cheaply (one stat each) plus the digest they must have."""
-    identity = {}
-    for name in FILES:
-        st = os.stat(paths[name])
-        identity[name] = {
-            "file": paths[name].name,
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "ino": st.st_ino,
-            "sha256": SHA256[dataset][name],
-        }
-    return identity
-
-
-def _decompressed(data: bytes) -> bytes:
-    """IDX bytes of a file's content, gunzipped when it starts with the gzip magic."""
-    return gzip.decompress(data) if data[:2] == _GZIP_MAGIC else data
-
-
-def _read_verified(path: Path, expected: str, dataset: str, name: str) -> bytes:
-    """Decompressed bytes of the user's file ``path``; ChecksumError (file left in place) when they are wrong."""
-    what = f"{_TITLES[dataset]} file {name}"
-    advice = (
-        f"The file was left in place. Delete it and call load_mnist(dataset={dataset!r}) again to download it, "
-        f"or fetch it by hand (see data/README.md)."
-    )
-    content = path.read_bytes()
-    try:
-        data = _decompressed(content)
-    except _GZIP_ERRORS as exc:
-        raise ChecksumError(
-            f"{path} ({what}) cannot be decompressed ({exc}): it is truncated or damaged.\n{advice}",
-            path=path,
-            expected=expected,
-            found=None,
-        ) from exc
-    found = hashlib.sha256(data).hexdigest()
-    if found != expected:
-        raise ChecksumError(
-            f"{path} is not the expected {what}: wrong SHA-256 of the decompressed bytes.\n"
-            f"  expected: {expected}\n  found:    {found}\n"
-            f"It is damaged, truncated or another dataset's file. {advice}",
-            path=path,
-            expected=expected,
-            found=found,
-        )
-    return data
-
-
 def _not_found_message(dataset: str, missing: list[str], searched: list[Path]) -> str:
-    title = _TITLES[dataset]
-    target = searched[-1]
     lines = [
-        f"{title} files not found and download=False.",
-        "Missing (either NAME.gz or the uncompressed NAME is fine): " + ", ".join(missing),
+        f"{_TITLES[dataset]} files not found and download=False. Missing (NAME.gz or NAME): {', '.join(missing)}",
         "Looked in: " + ", ".join(str(d) for d in searched),
         f"To get them: call load_mnist(dataset={dataset!r}) with download=True (the default), or download "
-        f"{', '.join(n + '.gz' for n in missing)} from {MIRRORS[dataset][0]} into {target}/ "
+        f"{', '.join(n + '.gz' for n in missing)} from {MIRRORS[dataset][0]} into {searched[-1]}/ "
         f"(or into <folder>/{dataset}/ and set {ENV_DATA_DIR}=<folder>). See data/README.md.",
     ]
     env = os.environ.get(ENV_DATA_DIR, "").strip()
-    if env and _holds_idx_files(Path(env).expanduser()):
-        lines.append(
-            f"Note: {ENV_DATA_DIR}={env} holds IDX files itself, but it names the PARENT folder: "
-            f"move them into {Path(env).expanduser() / dataset}/."
-        )
+    if env and _find_files(Path(env).expanduser()):
+        lines.append(f"Note: {ENV_DATA_DIR}={env} holds IDX files itself, but it names the PARENT folder.")
     if dataset == "fashion-mnist":
         lines.append("On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist")
     return "\n".join(lines)
 
 
-def _holds_idx_files(directory: Path) -> bool:
-    """True when ``directory`` directly holds any IDX file of ours (used for a hint in error messages)."""
-    return bool(_find_files(directory))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Downloading
-# --------------------------------------------------------------------------------------------------------------
-
-
-class _MirrorFailure(Exception):
-    """One URL did not deliver a good file (the next mirror is tried)."""
-
-
-def _mirrors(dataset: str) -> list[str]:
-    env = os.environ.get(ENV_MIRRORS, "").strip()
-    bases = re.split(r"[\s,]+", env) if env else list(MIRRORS[dataset])
-    return [base.replace("{dataset}", dataset) for base in bases if base]
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is None:
-        return os.environ.get(ENV_PROGRESS, "1").strip().lower() not in {"0", "false", "no", "off"}
-    return bool(progress)
-
-
-def _temp_path(final: Path) -> Path:
-    """A fresh hidden name beside ``final`` (same folder, so os.replace is atomic)."""
-    return final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
-
-
-def _download(dataset: str, names: list[str], directory: Path, progress: bool | None) -> dict[str, tuple[Path, bytes]]:
-    """Download ``names`` into ``directory``, trying every mirror; return name -> (path, decompressed bytes)."""
-    mirrors = _mirrors(dataset)
-    attempts: list[tuple[str, str]] = []
+def _checked_array(path: Path, dataset: str, name: str) -> np.ndarray:
+    """The uint8 array in ``path`` when its decompressed bytes have the SHA-256 of ``dataset``'s ``name``."""
+    expected, limit, found = SHA256[dataset][name], math.prod(SHAPES[name]), None
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot create {directory} to download {_TITLES[dataset]} into: {exc}.\n"
-            + _by_hand(dataset, names, directory)
-        ) from exc
-    result = {}
-    for name in names:
-        for base in list(mirrors):
-            url = base.rstrip("/") + f"/{name}.gz"
-            try:
-                result[name] = _download_one(url, directory, dataset, name, progress)
-            except _MirrorFailure as exc:
-                attempts.append((url, str(exc)))
-                continue
-            mirrors.remove(base)  # the mirror that worked is tried first for the next files
-            mirrors.insert(0, base)
-            break
+        dtype, shape = read_idx_header(path)
+        if dtype != np.uint8 or math.prod(shape) > limit:
+            reason = f"its header announces {shape} {dtype}; {name} holds at most {limit:,} uint8 values"
         else:
-            tried = "\n".join(f"  {url} -> {error}" for url, error in attempts) or "  (no mirror configured)"
-            raise DownloadError(
-                f"Could not download {_TITLES[dataset]} file {name}.gz; URLs tried:\n{tried}\n"
-                + _by_hand(dataset, [n for n in names if n not in result], directory),
-                attempts=attempts,
-            )
-    return result
-
-
-def _by_hand(dataset: str, names: list[str], directory: Path) -> str:
-    return (
-        f"To put the files in place by hand, download {', '.join(n + '.gz' for n in names)} "
-        f"(from any mirror; .gz or uncompressed) into {directory}/, or put them into <folder>/{dataset}/ and set "
-        f"{ENV_DATA_DIR}=<folder>. Other mirrors: set {ENV_MIRRORS} to their base URLs. See data/README.md."
+            array = read_idx(path)  # reads no more than the header announces, so no more than the real file holds
+            digest = hashlib.sha256()
+            write_idx(SimpleNamespace(write=digest.update), array)  # exactly the bytes read_idx accepted
+            found = digest.hexdigest()
+            if found == expected:
+                return array
+            reason = f"wrong SHA-256 of the decompressed bytes:\n  expected: {expected}\n  found:    {found}"
+    except IDXError as exc:
+        reason = f"it is not a complete IDX file ({exc})"
+    raise ChecksumError(
+        f"{path} is not the expected {_TITLES[dataset]} file {name}: {reason}\nIt is damaged, truncated or another "
+        f"dataset's file. The file was left in place. Delete it and call load_mnist(dataset={dataset!r}) again to "
+        "download it, or fetch it by hand (see data/README.md).",
+        path=path,
+        expected=expected,
+        found=found,
+        reason=reason,
     )
 
 
-def _download_one(url: str, directory: Path, dataset: str, name: str, progress: bool | None) -> tuple[Path, bytes]:
-    """Stream ``url`` to a temporary file, verify it, then move it into place atomically."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    final = directory / f"{name}.gz"
-    tmp = _temp_path(final)
-    try:
-        out = open(tmp, "xb")  # honours the umask, unlike mkstemp's 0600
-    except OSError as exc:
-        raise DownloadError(f"Cannot write into {directory}: {exc}.\n" + _by_hand(dataset, [name], directory)) from exc
-    try:
-        with out:
-            try:
-                request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-                with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    received = 0
-                    with _progress_bar(progress, total, f"{name}.gz") as update:
-                        while chunk := response.read(_CHUNK_SIZE):
-                            out.write(chunk)
-                            received += len(chunk)
-                            update(len(chunk))
-            except urllib.error.HTTPError as exc:
-                exc.close()
-                raise _MirrorFailure(f"HTTP {exc.code} {exc.reason}") from exc
-            except urllib.error.URLError as exc:
-                raise _MirrorFailure(f"{type(exc.reason).__name__}: {exc.reason}") from exc
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise _MirrorFailure(f"{type(exc).__name__}: {exc}") from exc
-            if total is not None and received != total:
-                raise _MirrorFailure(
-                    f"incomplete download: the connection closed after {received:,} of {total:,} bytes"
-                )
-        data = tmp.read_bytes()
-        try:
-            blob = _decompressed(data)
-        except _GZIP_ERRORS as exc:
-            raise _MirrorFailure(f"not a valid gzip file ({exc})") from exc
-        found = hashlib.sha256(blob).hexdigest()
-        expected = SHA256[dataset][name]
-        if found != expected:
-            raise _MirrorFailure(
-                f"wrong content: SHA-256 of the decompressed file is {found}, expected {expected}"
-            )
-        if data[:2] != _GZIP_MAGIC:  # the server sent it uncompressed: name it for what it is
-            final = directory / name
-        os.replace(tmp, final)
-        return final, blob
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()  # still there only when something failed (including KeyboardInterrupt)
+# ---------------------------------------------------------------------------------------------- the .npy cache
 
 
-@contextlib.contextmanager
-def _progress_bar(progress: bool | None, total: int | None, desc: str) -> Iterator:
-    """Yield ``update(num_bytes)``: a tqdm bar when enabled, else a no-op (tqdm is then not even imported)."""
-    if not _progress_enabled(progress):
-        yield lambda num_bytes: None
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
-        yield bar.update
+def _identity(st: os.stat_result) -> list[int]:
+    """What changes when a file is replaced (inode) or modified (size, mtime): a cheap stand-in for its content."""
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-# --------------------------------------------------------------------------------------------------------------
-# The .npy cache
-# --------------------------------------------------------------------------------------------------------------
+def _cache_dir(directory: Path, dataset: str) -> Path | None:
+    """``<directory>/.cache`` when writable (never inside a system folder), else a per-user folder, else None."""
+    system = directory.absolute() in {Path(d).absolute() for d in SYSTEM_DATA_DIRS.values()}
+    if not system and _is_writable_dir(directory / ".cache"):
+        return directory / ".cache"
+    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    fallback = _user_cache_root() / "caches" / f"{dataset}-{key}"
+    if _is_writable_dir(fallback):
+        return fallback
+    warnings.warn(
+        f"No writable cache folder for {directory} (tried {directory / '.cache'} and {fallback}): "
+        f"the files are verified and parsed on every load_mnist() call, which is slow.",
+        stacklevel=4,
+    )
+    return None
 
 
 def _is_writable_dir(path: Path) -> bool:
@@ -648,119 +376,169 @@ def _is_writable_dir(path: Path) -> bool:
     return os.access(path, os.W_OK | os.X_OK)
 
 
-def _cache_dir(directory: Path, dataset: str) -> Path | None:
-    """``<directory>/.cache`` when writable (never inside a system folder), else a per-user folder, else None."""
-    system_dirs = {Path(d).absolute() for d in SYSTEM_DATA_DIRS.values()}
-    if directory.absolute() not in system_dirs:
-        local = directory / ".cache"
-        if _is_writable_dir(local):
-            return local
-    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
-    fallback = _user_cache_root() / "caches" / f"{dataset}-{key}"
-    if _is_writable_dir(fallback):
-        return fallback
-    warnings.warn(
-        f"No writable cache folder for {directory} (tried {directory / '.cache'} and {fallback}): "
-        f"the files are verified and parsed on every load_mnist() call, which is slow.",
-        stacklevel=3,
-    )
-    return None
-
-
-def _read_stamp(path: Path) -> dict | None:
+def _read_stamp(cache_dir: Path | None, sources: dict) -> dict:
+    """Cache file name -> identity recorded when it was written; {} when the stamp is missing, damaged or stale."""
     try:
-        stamp = json.loads(path.read_text(encoding="utf-8"))
+        stamp = json.loads((cache_dir / _STAMP).read_bytes())
+        return dict(stamp["arrays"]) if stamp["version"] == _STAMP_VERSION and stamp["sources"] == sources else {}
+    except (OSError, TypeError, ValueError, KeyError):  # no cache folder (None), no stamp, not JSON, not ours
+        return {}
+
+
+def _map_cached(cache_dir: Path | None, key: str, expected: list[int] | None) -> np.ndarray | None:
+    """The cached array ``key``, memory-mapped copy-on-write, if the file is the one stamped; else None."""
+    if expected is None:
+        return None
+    try:
+        with open(cache_dir / f"{key}.npy", "rb") as f:
+            if _identity(os.fstat(f.fileno())) != expected or np.lib.format.read_magic(f) != (1, 0):
+                return None  # replaced or modified since it was written (or not written by np.save)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            array = np.memmap(f, dtype=dtype, mode="c", offset=f.tell(), shape=shape, order="F" if fortran else "C")
     except (OSError, ValueError):
         return None
-    return stamp if isinstance(stamp, dict) and stamp.get("version") == _CACHE_VERSION else None
+    return np.asarray(array)  # a plain ndarray view of the private map: writable, the cache stays untouched
 
 
-def _stamp_matches(cache_dir: Path | None, stamp_name: str, identity: dict) -> bool:
-    if cache_dir is None:
-        return False
-    stamp = _read_stamp(cache_dir / stamp_name)
-    return stamp is not None and stamp.get("sources") == identity
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write ``path`` through a temporary file and os.replace: never a half-written file under the final name."""
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _write_stamp(path: Path, content: dict) -> None:
-    data = json.dumps({"version": _CACHE_VERSION, **content}, indent=1, sort_keys=True).encode()
-    try:
-        _atomic_write(path, lambda f: f.write(data))
-    except OSError as exc:
-        warnings.warn(f"Could not write {path} ({exc}); files will be verified again next time.", stacklevel=4)
-
-
-def _load_cached(source: _Source, keys: list[str]) -> dict[str, np.ndarray] | None:
-    """The cached arrays ``keys``, memory-mapped copy-on-write; None when the cache is missing, stale or damaged."""
-    if source.cache_dir is None:
-        return None
-    stamp = _read_stamp(source.cache_dir / _ARRAYS_STAMP)
-    if stamp is None or stamp.get("sources") != source.identity or not isinstance(stamp.get("arrays"), dict):
-        return None
-    arrays = {}
-    for key in keys:
-        spec = stamp["arrays"].get(key)
-        try:
-            array = np.load(source.cache_dir / f"{key}.npy", mmap_mode="c", allow_pickle=False)
-            if array.shape != tuple(spec["shape"]) or array.dtype != np.dtype(spec["dtype"]):
-                return None
-        except (OSError, ValueError, EOFError, TypeError, KeyError):
-            return None
-        arrays[key] = np.asarray(array)  # a plain ndarray view of the copy-on-write map: writable, cache untouched
-    return arrays
-
-
-def _build_arrays(source: _Source) -> dict[str, np.ndarray]:
-    """Parse the verified IDX bytes into every cached array: ``<split>_X``, ``<split>_raw``, ``<split>_y``."""
+def _build(dataset: str, paths: dict[str, Path], keys: list[str]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` (``<split>_X``, ``<split>_raw``, ``<split>_y``), parsed from verified files."""
     arrays = {}
     for split, (images_name, labels_name) in _SPLIT_FILES.items():
-        images = read_idx(io.BytesIO(_blob(source, images_name)))
-        labels = read_idx(io.BytesIO(_blob(source, labels_name)))
-        n = len(labels)
-        shapes_ok = images.shape == (n, *_IMAGE_SHAPE) and labels.ndim == 1
-        if not shapes_ok or images.dtype != np.uint8 or labels.dtype != np.uint8:
-            raise DatasetError(
-                f"{source.paths[images_name]} and {source.paths[labels_name]}: expected images (N, 28, 28) uint8 "
-                f"and labels (N,) uint8, found {images.shape} {images.dtype} and {labels.shape} {labels.dtype}"
-            )
-        if n and labels.max() >= len(CLASS_NAMES[source.dataset]):
-            raise DatasetError(f"{source.paths[labels_name]}: labels must be 0..9, found {int(labels.max())}")
-        arrays[f"{split}_raw"] = images
-        arrays[f"{split}_X"] = np.divide(images.reshape(n, -1), np.float32(255), dtype=np.float32)
-        arrays[f"{split}_y"] = labels.astype(np.int64)
+        wanted = [key for key in keys if key.startswith(f"{split}_")]
+        if wanted:
+            images = _checked_array(paths[images_name], dataset, images_name)
+            labels = _checked_array(paths[labels_name], dataset, labels_name)
+        for key in wanted:
+            if key.endswith("_X"):
+                arrays[key] = np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
+            else:
+                arrays[key] = images if key.endswith("_raw") else labels.astype(np.int64)
     return arrays
 
 
-def _blob(source: _Source, name: str) -> bytes:
-    if name in source.blobs:
-        return source.blobs[name]
-    # Verified earlier (the stamp matched), but parse only bytes that are still the verified ones.
-    return _read_verified(source.paths[name], SHA256[source.dataset][name], source.dataset, name)
-
-
-def _save_cache(source: _Source, arrays: dict[str, np.ndarray]) -> None:
-    """Save every array as .npy, then the stamp that makes them valid (best effort: a failure only warns)."""
-    if source.cache_dir is None:
+def _save_cache(cache_dir: Path | None, sources: dict, stamp: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write each array as .npy (atomically), then the stamp with each file's identity as written."""
+    if cache_dir is None:
         return
     try:
-        (source.cache_dir / _ARRAYS_STAMP).unlink(missing_ok=True)  # invalid while the arrays are replaced
         for key, array in arrays.items():
-            _atomic_write(source.cache_dir / f"{key}.npy", lambda f, a=array: np.save(f, a, allow_pickle=False))
+            path = cache_dir / f"{key}.npy"
+            with atomic_write(path) as f:
+                np.save(f, array, allow_pickle=False)
+            stamp[key] = _identity(path.stat())
+        with atomic_write(cache_dir / _STAMP) as f:
+            f.write(json.dumps({"version": _STAMP_VERSION, "sources": sources, "arrays": stamp}, indent=1).encode())
     except OSError as exc:
-        warnings.warn(f"Could not write the cache in {source.cache_dir} ({exc}); the next load is slow.", stacklevel=3)
+        warnings.warn(f"Could not write the cache in {cache_dir} ({exc}); the next load is slow.", stacklevel=4)
+
+
+# ---------------------------------------------------------------------------------------------- downloading
+
+
+class _MirrorFailure(Exception):
+    """One URL did not deliver a good file (the next mirror is tried)."""
+
+
+def _download(dataset: str, names: list[str], directory: Path, progress: bool | None) -> None:
+    """Download ``names`` into ``directory``, each from the first mirror that delivers the right file."""
+    for target in [directory / name for name in names] + [directory / f"{name}.gz" for name in names]:
+        if target.exists() and not target.is_file():
+            raise DownloadError(
+                f"Cannot download {_TITLES[dataset]} file {target.name}: {target} is in the way (a folder, not a "
+                f"file). Move or delete it, then call load_mnist(dataset={dataset!r}) again."
+            )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create {directory}: {exc}.\n" + _by_hand(dataset, names, directory)) from exc
+    bases = [base for base in re.split(r"[\s,]+", os.environ.get(ENV_MIRRORS, "")) if base] or MIRRORS[dataset]
+    mirrors = [base.replace("{dataset}", dataset) for base in bases]
+    attempts: list[tuple[str, str]] = []
+    for done, name in enumerate(names):
+        for base in mirrors:
+            url = base.rstrip("/") + f"/{name}.gz"
+            try:
+                _download_one(url, directory, dataset, name, progress)
+            except Exception as exc:  # whatever one mirror does (a bomb, a MemoryError, a crash): try the next
+                attempts.append((url, _describe(exc)))
+                continue
+            mirrors.remove(base)  # the mirror that worked is tried first for the next files
+            mirrors.insert(0, base)
+            break
+        else:
+            tried = "\n".join(f"  {url} -> {error}" for url, error in attempts) or "  (no mirror configured)"
+            raise DownloadError(
+                f"Could not download {_TITLES[dataset]} file {name}.gz; URLs tried:\n{tried}\n"
+                + _by_hand(dataset, names[done:], directory),
+                attempts=attempts,
+            )
+
+
+def _by_hand(dataset: str, names: list[str], directory: Path) -> str:
+    return (
+        f"To put the files in place by hand, download {', '.join(n + '.gz' for n in names)} "
+        f"(from any mirror; .gz or uncompressed) into {directory}/, or put them into <folder>/{dataset}/ and set "
+        f"{ENV_DATA_DIR}=<folder>. Other mirrors: set {ENV_MIRRORS} to their base URLs. See data/README.md."
+    )
+
+
+def _download_one(url: str, directory: Path, dataset: str, name: str, progress: bool | None) -> None:
+    """Stream ``url`` into ``directory`` atomically, within the size cap and the deadline, then verify it."""
+    import urllib.request  # here, not at the top: it takes longer to import than all of mnistlib
+
+    size = 4 + 4 * len(SHAPES[name]) + math.prod(SHAPES[name])  # the uncompressed file
+    cap = size + size // 100 + 65_536  # gzip output is smaller; allow for its framing on incompressible data
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    final = directory / f"{name}.gz"
+    with (
+        urllib.request.urlopen(request, timeout=min(DOWNLOAD_TIMEOUT, DOWNLOAD_DEADLINE)) as response,
+        atomic_write(final) as out,
+    ):
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None
+        if total is not None and total > cap:
+            raise _MirrorFailure(f"the server announces {total:,} bytes; {name}.gz has at most {cap:,}")
+        received, head = 0, b""
+        with _progress_bar(progress, total, f"{name}.gz") as update:
+            while chunk := response.read1(_CHUNK):  # whatever has arrived: the deadline is checked often
+                received += len(chunk)
+                if received > cap:
+                    raise _MirrorFailure(f"more than {cap:,} bytes received; {name}.gz has at most that many")
+                if time.monotonic() > deadline:
+                    raise _MirrorFailure(f"not complete after {DOWNLOAD_DEADLINE:g} s (the deadline for one file)")
+                head = (head + chunk[:2])[:2]
+                out.write(chunk)
+                update(len(chunk))
+        if total is not None and received != total:
+            raise _MirrorFailure(f"incomplete download: the connection closed after {received:,} of {total:,} bytes")
+        out.flush()
+        _checked_array(Path(out.name), dataset, name)
+    if head != GZIP_MAGIC:  # the server sent it uncompressed: name it for what it is
+        os.replace(final, directory / name)
+
+
+def _describe(exc: Exception) -> str:
+    """One line saying why a mirror failed."""
+    import urllib.error
+
+    if isinstance(exc, urllib.error.HTTPError):
+        exc.close()
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"{type(exc.reason).__name__}: {exc.reason}"
+    if isinstance(exc, ChecksumError):
+        return f"wrong content: {exc.reason}"
+    return str(exc) if isinstance(exc, _MirrorFailure) else f"{type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _progress_bar(progress: bool | None, total: int | None, desc: str):
+    """Yield ``update(num_bytes)``: a tqdm bar when enabled, else a no-op (tqdm is then not even imported)."""
+    if not progress_enabled(progress):
+        yield lambda num_bytes: None
         return
-    specs = {key: {"shape": list(a.shape), "dtype": a.dtype.str} for key, a in arrays.items()}
-    stamp = {"folder": str(source.directory.absolute()), "sources": source.identity, "arrays": specs}
-    _write_stamp(source.cache_dir / _ARRAYS_STAMP, stamp)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
+        yield bar.update

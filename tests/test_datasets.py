@@ -38,7 +38,7 @@ from mnistlib.datasets import (
     fetch,
     load_mnist,
 )
-from mnistlib.idx import IDXError, read_idx, write_idx
+from mnistlib.idx import read_idx, write_idx
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 REAL_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -92,7 +92,7 @@ def reference(warm_dir) -> MNIST:
 
 
 def assert_same_data(a: MNIST, b: MNIST) -> None:
-    for split_a, split_b in zip(a, b):
+    for split_a, split_b in zip(a, b, strict=True):
         np.testing.assert_array_equal(split_a.X, split_b.X)
         np.testing.assert_array_equal(split_a.y, split_b.y)
 
@@ -213,10 +213,9 @@ def test_fashion_class_names():
 
 def test_cold_then_warm_load_are_equal_and_warm_uses_only_the_cache(mnist_dir, reference, monkeypatch):
     cold = load_mnist(mnist_dir)
-    assert {"arrays.json", "verified.json", "train_X.npy", "test_y.npy"} <= files_in(mnist_dir / ".cache")
-    assert not [f for f in files_in(mnist_dir / ".cache") if f.endswith(".part")]
-    forbid(monkeypatch, "_read_verified")
-    forbid(monkeypatch, "_build_arrays")
+    assert files_in(mnist_dir / ".cache") == {"stamp.json", "train_X.npy", "train_y.npy", "test_X.npy", "test_y.npy"}
+    forbid(monkeypatch, "_checked_array")
+    forbid(monkeypatch, "_build")
     warm = load_mnist(mnist_dir, validation_size=0)
     assert_same_data(cold, warm)
     assert_same_data(warm, reference)
@@ -254,14 +253,14 @@ def test_touching_a_source_file_reverifies_it(tmp_path, shared_mnist, monkeypatc
     copy = directory / GZ_FILES[-1]
     shutil.copyfile(shared_mnist / GZ_FILES[-1], copy)  # a real file whose mtime this test may change
     fetch(data_dir=directory)
-    stamp = (directory / ".cache" / "verified.json").read_text()
+    stamp = (directory / ".cache" / "stamp.json").read_text()
     os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
     calls = []
-    original = datasets._read_verified
-    monkeypatch.setattr(datasets, "_read_verified", lambda *a: calls.append(a[0]) or original(*a))
+    original = datasets._checked_array
+    monkeypatch.setattr(datasets, "_checked_array", lambda *a: calls.append(a[0]) or original(*a))
     fetch(data_dir=directory)
     assert copy in calls
-    assert (directory / ".cache" / "verified.json").read_text() != stamp
+    assert (directory / ".cache" / "stamp.json").read_text() != stamp
 
 
 def test_a_file_replaced_after_caching_is_caught_not_served_from_the_cache(mnist_dir, shared_mnist):
@@ -276,6 +275,7 @@ def test_a_file_replaced_after_caching_is_caught_not_served_from_the_cache(mnist
 
 def test_damaged_cache_files_are_rebuilt(mnist_dir, reference):
     load_mnist(mnist_dir)
+    load_mnist(mnist_dir, raw=True)
     cache = mnist_dir / ".cache"
     with open(cache / "train_X.npy", "r+b") as f:
         f.truncate(1000)  # cut short
@@ -286,13 +286,31 @@ def test_damaged_cache_files_are_rebuilt(mnist_dir, reference):
     assert (cache / "train_X.npy").stat().st_size > 188_000_000
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"version": 1, "sources": {}, "arrays": []}'])
+@pytest.mark.parametrize("content", ["{not json", '{"version": 2, "sources": {}, "arrays": []}', "[]", ""])
 def test_damaged_stamps_are_rebuilt(mnist_dir, reference, content):
     load_mnist(mnist_dir)
-    for stamp in ("arrays.json", "verified.json"):
-        (mnist_dir / ".cache" / stamp).write_text(content)
+    (mnist_dir / ".cache" / "stamp.json").write_text(content)
     assert_same_data(load_mnist(mnist_dir), reference)
-    assert json.loads((mnist_dir / ".cache" / "arrays.json").read_text())["version"] == 1
+    assert json.loads((mnist_dir / ".cache" / "stamp.json").read_text())["version"] == 2
+
+
+def test_the_stamp_records_each_file_as_written_and_only_missing_arrays_are_rebuilt(mnist_dir, reference):
+    load_mnist(mnist_dir)
+    cache = mnist_dir / ".cache"
+    stamp = json.loads((cache / "stamp.json").read_text())
+    st = (cache / "train_X.npy").stat()
+    assert stamp["arrays"]["train_X"] == [st.st_size, st.st_mtime_ns, st.st_ino]
+    name, size, mtime_ns, ino, digest = stamp["sources"]["t10k-labels-idx1-ubyte"]
+    st = os.stat(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    assert [name, size, mtime_ns, ino] == ["t10k-labels-idx1-ubyte.gz", st.st_size, st.st_mtime_ns, st.st_ino]
+    assert digest == datasets.SHA256["mnist"]["t10k-labels-idx1-ubyte"]
+    before = {f: (cache / f).stat().st_ino for f in files_in(cache)}
+    raw = load_mnist(mnist_dir, raw=True)  # adds the raw arrays, keeps the others
+    after = {f: (cache / f).stat().st_ino for f in files_in(cache)}
+    assert set(after) - set(before) == {"train_raw.npy", "test_raw.npy"}
+    assert all(after[f] == ino for f, ino in before.items() if f != "stamp.json")
+    np.testing.assert_array_equal(raw.test.X.reshape(-1, 784) / np.float32(255), reference.test.X)
+    assert_same_data(load_mnist(mnist_dir), reference)
 
 
 def test_read_only_data_folder_puts_the_cache_in_the_user_cache(tmp_path, shared_mnist, reference, monkeypatch):
@@ -302,17 +320,15 @@ def test_read_only_data_folder_puts_the_cache_in_the_user_cache(tmp_path, shared
     if getattr(os, "geteuid", lambda: -1)() == 0:
         # root writes through chmod: make the writability probe answer what it answers a normal user
         probe = datasets._is_writable_dir
-        monkeypatch.setattr(
-            datasets, "_is_writable_dir", lambda p: False if directory in (p, *p.parents) else probe(p)
-        )
+        monkeypatch.setattr(datasets, "_is_writable_dir", lambda p: False if directory in (p, *p.parents) else probe(p))
     directory.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         before = files_in(directory)
         cold = load_mnist(directory)
         assert files_in(directory) == before  # nothing written into the data folder
         caches = list((xdg / "mnistlib" / "caches").glob("mnist-*"))
-        assert len(caches) == 1 and {"arrays.json", "train_X.npy"} <= files_in(caches[0])
-        forbid(monkeypatch, "_build_arrays")
+        assert len(caches) == 1 and {"stamp.json", "train_X.npy"} <= files_in(caches[0])
+        forbid(monkeypatch, "_build")
         assert_same_data(load_mnist(directory), cold)
         assert_same_data(cold, reference)
     finally:
@@ -341,7 +357,7 @@ def test_env_var_names_a_parent_folder_with_one_subfolder_per_dataset(tmp_path, 
     assert fetch() == parent / "mnist"
     train, _, _ = load_mnist(download=False)
     assert train.X.shape == (60_000, 784)
-    assert (parent / "mnist" / ".cache" / "arrays.json").is_file()
+    assert (parent / "mnist" / ".cache" / "stamp.json").is_file()
 
 
 def test_env_var_pointing_at_the_files_themselves_gets_a_hint(tmp_path, shared_mnist, monkeypatch):
@@ -418,7 +434,7 @@ def test_one_flipped_pixel_is_a_checksum_error_naming_the_file(tmp_path, shared_
     assert str(bad) in message and error.expected in message and error.found in message
     assert "Delete it" in message
     assert bad.is_file()  # the user's own file is never deleted
-    assert not (directory / ".cache" / "arrays.json").exists()
+    assert not (directory / ".cache" / "stamp.json").exists()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
@@ -432,20 +448,37 @@ def test_damaged_files_are_a_checksum_error_not_a_crash(tmp_path, shared_mnist, 
     assert info.value.found is None or info.value.found == hashlib.sha256(damaged).hexdigest()
 
 
-def test_a_malformed_file_with_an_accepted_checksum_is_an_idx_error(tmp_path, monkeypatch):
+def test_a_malformed_file_is_a_checksum_error_even_with_an_accepted_checksum(tmp_path, monkeypatch):
     directory = tmp_path / "fashion"
     write_fake_dataset(directory, monkeypatch, "fashion-mnist")
     bad = b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02"  # claims 5 labels, holds 2
     (directory / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bad))
     monkeypatch.setitem(datasets.SHA256["fashion-mnist"], "t10k-labels-idx1-ubyte", hashlib.sha256(bad).hexdigest())
-    with pytest.raises(IDXError):
+    with pytest.raises(ChecksumError, match="not a complete IDX file.*3 bytes missing") as info:
         load_mnist(directory, dataset="fashion-mnist")
+    assert info.value.found is None
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"\x00\x00\x0d\x01\x00\x00\x00\x01" + bytes(4), ["announces (1,) float32", "at most 10,000 uint8"]),
+        (b"\x00\x00\x08\x01\x00\x01\x00\x00" + bytes(65536), ["announces (65536,) uint8", "at most 10,000 uint8"]),
+    ],
+)
+def test_a_file_announcing_another_shape_is_a_checksum_error(tmp_path, shared_mnist, content, words):
+    directory = link_mnist(tmp_path / "mnist", shared_mnist, GZ_FILES[:3])
+    (directory / GZ_FILES[3]).write_bytes(gzip.compress(content))
+    with pytest.raises(ChecksumError) as info:
+        load_mnist(directory)
+    for word in words:
+        assert word in str(info.value)
 
 
 def test_fetch_returns_the_folder_and_remembers_the_verification(mnist_dir, monkeypatch):
     assert fetch(data_dir=mnist_dir) == mnist_dir
-    assert (mnist_dir / ".cache" / "verified.json").is_file()
-    forbid(monkeypatch, "_read_verified")
+    assert (mnist_dir / ".cache" / "stamp.json").is_file()
+    forbid(monkeypatch, "_checked_array")
     assert fetch(data_dir=mnist_dir) == mnist_dir
 
 
@@ -590,7 +623,7 @@ def test_keyboard_interrupt_during_a_download_leaves_no_partial_file(tmp_path, m
         def __exit__(self, *exc):
             return False
 
-        def read(self, size):
+        def read1(self, size):
             Response.chunks += 1
             if Response.chunks > 1:
                 raise KeyboardInterrupt
@@ -629,7 +662,7 @@ def test_a_server_that_decompresses_the_file_gets_it_saved_uncompressed(tmp_path
 
 
 def test_default_mirrors_are_https_first():
-    for dataset, bases in datasets.MIRRORS.items():
+    for bases in datasets.MIRRORS.values():
         assert bases[0].startswith("https://") and all(b.endswith("/") for b in bases)
 
 
@@ -647,7 +680,7 @@ def test_fashion_mnist_from_an_explicit_folder(tmp_path, monkeypatch):
     train, val, test = load_mnist(directory, dataset="fashion-mnist")
     assert train.X.shape == (n_train, 784) and train.X.dtype == np.float32
     assert test.X.shape == (n_test, 784) and test.y.dtype == np.int64 and val.X.shape == (0, 784)
-    assert 0.0 <= train.X.min() and train.X.max() <= 1.0
+    assert train.X.min() >= 0.0 and train.X.max() <= 1.0
     if n_train == 60_000:
         assert np.bincount(train.y).tolist() == [6000] * 10 and np.bincount(test.y).tolist() == [1000] * 10
         assert FASHION_MNIST_CLASSES[train.y[0]] == "Ankle boot"
@@ -668,7 +701,7 @@ def test_fashion_mnist_is_read_from_the_system_folder_first_and_cached_elsewhere
     np.testing.assert_array_equal(train.X, written["train-images-idx3-ubyte"].reshape(12, 784) / np.float32(255))
     np.testing.assert_array_equal(test.y, written["t10k-labels-idx1-ubyte"])
     assert files_in(system) == before  # never writes into a system folder, even as root
-    assert list((Path(os.environ["XDG_CACHE_HOME"]) / "mnistlib" / "caches").glob("fashion-mnist-*/arrays.json"))
+    assert list((Path(os.environ["XDG_CACHE_HOME"]) / "mnistlib" / "caches").glob("fashion-mnist-*/stamp.json"))
     assert fetch(dataset="fashion-mnist") == system
     # MNIST never looks there
     with pytest.raises(DatasetNotFoundError) as info:
