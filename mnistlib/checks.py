@@ -152,9 +152,8 @@ def check_parse_idx_header(t):
             ("wrong byte for the number of dimensions: it is the fourth, data[3]", len(found[1]) in (0, code)),
             (size, True),
         ]
-        t.check(
-            case, None if found == (dtype, shape) else f"expected ({dtype}, {shape}), found {found}", None, mistakes
-        )
+        problem = None if found == (dtype, shape) else f"expected ({dtype}, {shape}), found {found}"
+        t.check(case, problem, None, mistakes)
 
 
 @_exercise("read_idx_by_hand", "mnistlib.idx.read_idx", lambda: idx.read_idx)
@@ -200,9 +199,8 @@ def check_bce_loss_and_grads(t):
         W, b, X, y = *(np.asarray(v, np.float32 if "32" in case else np.float64) for v in (W, b, X)), np.asarray(y)
         (loss, dW, db), (e_loss, e_dW, e_db), N = t(case, W, b, X, y, n=3), _logistic(W, b, X, y), len(y)
         overflow = "log(sigmoid) overflow: use max(z, 0) - z * y + log1p(exp(-|z|))"
-        t.expect(
-            case, loss, e_loss, [(overflow, np.isinf), (_EPSILON, _below(0.9 * e_loss)), (_SUMMED, N * e_loss)], "loss"
-        )
+        capped = _below(0.9 * e_loss)
+        t.expect(case, loss, e_loss, [(overflow, np.isinf), (_EPSILON, capped), (_SUMMED, N * e_loss)], "loss")
         t.expect(case, dW, e_dW, [(_SUMMED, N * e_dW), (_SIGN, -e_dW)], "dW")
         not_summed = "db not summed over the batch: b is in every row, db = dlogits.sum()"
         t.expect(case, db, e_db, [(not_summed, np.shape(db) == (N,)), (_SUMMED, N * e_db), (_SIGN, -e_db)], "db")
@@ -348,10 +346,8 @@ def check_two_layer_backprop(t):
     """two_layer_loss_and_grads(params, X, y) -> (loss, grads) (notebook 04), with H == C and H != C."""
     transpose = "W2 instead of W2.T: dA1 = dlogits @ W2.T"
     layer = "sigmoid derivative at the wrong layer: use the hidden layer's A1 * (1 - A1), not the output's"
-    not_divided, averaged = (
-        "gradients not divided by N: dlogits = (probs - one_hot(y)) / N",
-        "bias gradients averaged: db = dZ.sum(axis=0); dlogits already holds the 1/N",
-    )
+    not_divided = "gradients not divided by N: dlogits = (probs - one_hot(y)) / N"
+    averaged = "bias gradients averaged: db = dZ.sum(axis=0); dlogits already holds the 1/N"
     for case, sizes, N in [
         ("H == C", [4, 3, 3], 6),
         ("H != C", [4, 5, 3], 6),
@@ -411,6 +407,7 @@ def check_relative_error(t):
         ("full size (784 100)", g, g + 1e-6),
     ]
     denominator = "max(|a|, |n|) in the denominator: the course divides by |a| + |n|"
+    mean = "mean instead of max: one bad entry must fail"
     t.compare(
         cases,
         gradcheck.relative_error,
@@ -419,10 +416,7 @@ def check_relative_error(t):
             (_NO_FLOOR, np.max(np.abs(a - n) / (np.abs(a) + np.abs(n)))),
             ("absolute instead of relative: divide by |a| + |n|", np.max(np.abs(a - n))),
             (denominator, np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8))),
-            (
-                "mean instead of max: one bad entry must fail",
-                np.mean(np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-8)),
-            ),
+            (mean, np.mean(np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-8))),
         ],
         tol=(1e-6, 1e-12),
     )
@@ -437,10 +431,8 @@ def check_momentum_step(t):
     """momentum_step(params, grads, velocities, *, lr, momentum, weight_decay) (notebook 06), in place, 3 steps."""
     hyper = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.05}
     convention = "momentum sign convention wrong: v = momentum * v - lr * g, then p += v"
-    biases, double = (
-        "weight decay applied to the biases: decay only the weights W",
-        "2 * weight_decay: the gradient of wd / 2 * ||W||**2 is wd * W",
-    )
+    biases = "weight decay applied to the biases: decay only the weights W"
+    double = "2 * weight_decay: the gradient of wd / 2 * ||W||**2 is wd * W"
     no_lr = "weight decay not multiplied by the learning rate: v = momentum * v - lr * (g + wd * W)"
     forgotten = "velocities not kept between calls: update velocities[name] in place"
     for cases, sizes in [(["step 1", "step 2", "step 3"], [4, 3, 2]), (["full size float32"] * 2, [784, 100, 10])]:
@@ -450,12 +442,8 @@ def check_momentum_step(t):
         for case in cases:
             grads = {k: rng.normal(size=p.shape).astype(dtype) for k, p in params.items()}
             zero, minus = {k: 0 * u for k, u in v.items()}, {k: -u for k, u in v.items()}
-            mistakes = [
-                (biases, v, "W", {}),
-                (double, v, "", {"weight_decay": 0.1}),
-                (no_lr, v, "", {"weight_decay": 0.5}),
-            ]
-            mistakes += [(forgotten, zero, "", {}), (convention, minus, "", {})]
+            mistakes = [(biases, v, "W", {}), (double, v, "", {"weight_decay": 0.1}), (forgotten, zero, "", {})]
+            mistakes += [(no_lr, v, "", {"weight_decay": 0.5}), (convention, minus, "", {})]
             v = _step(t, case, [velocities], params, grads, v, hyper, mistakes, convention)
 
 
@@ -525,12 +513,10 @@ def check_topological_order(t):
         problem = late and f"node {late[0][0]!r} comes after {late[0][1]!r}, which is computed from it" or None
         if len(where) < len(order) or where.keys() != reachable:
             problem = f"expected each of the {len(reachable)} nodes once, found {len(order)} ({len(where)} different)"
+        direct = where.keys() == {id(root), *map(id, root.parents)}
         mistakes = [
             ("a node listed twice: skip nodes already visited, or a gradient doubles", len(where) < len(order)),
             ("reversed order: parents first, the root last", len(order) > 1 and order[0] is root),
-            (
-                "only direct parents visited: visit the parents' parents too",
-                where.keys() == {id(root), *map(id, root.parents)},
-            ),
+            ("only direct parents visited: visit the parents' parents too, down to the leaves", direct),
         ]
         t.check(case, problem, None, mistakes)
