@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from tools import rise_metadata
+from tools import notebook_metadata
 from tools.static_pages import KINDS, BuildError, build, describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,8 +208,20 @@ def test_slide_metadata_is_complete_once_started(path):
     nb = nbformat.read(path, as_version=4)
     if not any("slideshow" in cell.metadata for cell in nb.cells):
         pytest.skip(f"{path.name} has no slide metadata yet (CONTRIBUTING.md, Slides)")
-    assert rise_metadata.problems(nb) == [], f"{path.name}: fix with python -m tools.rise_metadata {path}"
+    assert notebook_metadata.problems(nb) == [], f"{path.name}: fix with python -m tools.notebook_metadata {path}"
 
 
 def test_fixture_has_complete_slide_metadata():
-    assert rise_metadata.problems(nbformat.read(FIXTURE, as_version=4)) == []
+    assert notebook_metadata.problems(nbformat.read(FIXTURE, as_version=4)) == []
+
+
+def test_index_description_is_the_metadata_or_the_first_sentence():
+    nb = nbformat.read(FIXTURE, as_version=4)
+    title, description = describe(nb, FIXTURE)
+    assert title == "00 · A sample notebook for the build tools"
+    assert description == (
+        "Two exercises, one equation and slide metadata: the smallest notebook that exercises `make student`, "
+        "`make slides` and `make html` (tests/test_student.py, tests/test_site.py)."
+    )
+    nb.metadata["description"] = "One line chosen by the author."
+    assert describe(nb, FIXTURE) == (title, "One line chosen by the author.")

@@ -44,7 +44,7 @@ REVEAL_DIR = "reveal.js"
 # The one combined configuration that jupyter-server-mathjax ships (TeX input, HTML-CSS output), plus Safe mode.
 MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 
-# Presentation settings shared by the static slides and by RISE (tools/rise_metadata.py writes them into the
+# Presentation settings shared by the static slides and by RISE (tools/notebook_metadata.py writes them into the
 # notebooks). "white" is one of the two reveal.js themes whose fonts ship with it (no Google Fonts request).
 SLIDE_THEME = "white"
 SLIDE_TRANSITION = "none"

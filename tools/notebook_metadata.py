@@ -1,7 +1,8 @@
-"""Lecture mode: write the course's RISE settings into the notebooks' metadata, or check them.
+"""Notebook-level metadata for lecture mode and the index pages: write it, or check it.
 
-    python -m tools.rise_metadata [NOTEBOOK ...]           # set metadata.rise (default notebooks/[0-9]*.ipynb)
-    python -m tools.rise_metadata --check [NOTEBOOK ...]   # exit 1 if a notebook lacks them or a slide_type
+    python -m tools.notebook_metadata [NOTEBOOK ...]            # set metadata.rise (default notebooks/[0-9]*.ipynb)
+    python -m tools.notebook_metadata --description "One line." NOTEBOOK   # and metadata.description
+    python -m tools.notebook_metadata --check [NOTEBOOK ...]    # exit 1 if metadata.rise or a slide_type is missing
 
 RISE (``jupyterlab-rise``, the slideshow button in JupyterLab) reads ``metadata.rise`` of a notebook over its
 own defaults. The course's settings are those of the static slides (``make slides``, tools/static_pages.py):
@@ -11,7 +12,10 @@ own defaults. The course's settings are those of the static slides (``make slide
 - ``scroll: true``: a slide taller than the screen scrolls instead of being cut off;
 - ``transition: none`` and ``slideNumber: c/t`` (current/total), as in the static slides.
 
-Only ``metadata.rise`` changes; a notebook that already has these settings is not rewritten. The cells' own
+``metadata.description`` is the one line under the notebook's title on the index pages of ``make slides`` and
+``make html`` (without it, the first sentence after the title is used).
+
+Only these two keys change; a notebook that already has them is not rewritten. The cells' own
 ``metadata.slideshow.slide_type`` is chosen by the notebook's author (CONTRIBUTING.md, Slides); ``--check``
 reports the cells that have none.
 """
@@ -42,21 +46,22 @@ def problems(nb) -> list[str]:
     rise = nb.metadata.get("rise", {})
     wrong = {key: value for key, value in RISE_SETTINGS.items() if rise.get(key) != value}
     if wrong:
-        found.append(f"metadata.rise needs {wrong} (run python -m tools.rise_metadata)")
+        found.append(f"metadata.rise needs {wrong} (run python -m tools.notebook_metadata)")
     missing = [i for i, cell in enumerate(nb.cells) if "slide_type" not in cell.metadata.get("slideshow", {})]
     if missing:
         found.append(f"cells without metadata.slideshow.slide_type (CONTRIBUTING.md, Slides): {missing}")
     return found
 
 
-def apply(path: Path) -> bool:
-    """Set the RISE settings of one notebook; return whether the file changed."""
+def apply(path: Path, description: str | None = None) -> bool:
+    """Set the RISE settings (and the description, if given) of one notebook; return whether the file changed."""
     nb = nbformat.read(path, as_version=4)
-    rise = dict(nb.metadata.get("rise", {}))
-    if all(rise.get(key) == value for key, value in RISE_SETTINGS.items()):
+    wanted = {"rise": {**nb.metadata.get("rise", {}), **RISE_SETTINGS}}
+    if description is not None:
+        wanted["description"] = " ".join(description.split())
+    if all(nb.metadata.get(key) == value for key, value in wanted.items()):
         return False
-    rise.update(RISE_SETTINGS)
-    nb.metadata["rise"] = rise
+    nb.metadata.update(wanted)
     nbformat.write(nb, path)
     return True
 
@@ -65,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help=f"default: {DEFAULT_NOTEBOOKS}")
     parser.add_argument("--check", action="store_true", help="only report; exit 1 when something is missing")
+    parser.add_argument("--description", help="one line for the index pages (give one notebook)")
     args = parser.parse_intermixed_args(argv)
     paths = [Path(p) for p in args.notebooks] or sorted(ROOT.glob(DEFAULT_NOTEBOOKS))
+    if args.description is not None and len(paths) != 1:
+        parser.error("--description needs exactly one notebook")
     failed = False
     for path in paths:
         if args.check:
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path}: {problem}")
                 failed = True
         else:
-            print(f"{path}: {'RISE settings written' if apply(path) else 'already set'}")
+            print(f"{path}: {'metadata written' if apply(path, args.description) else 'already set'}")
     return 1 if failed else 0
 
 
