@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, status in report.items():
         print(f"{Path(args.out) / name}: {status}")
     kept = sum(status.startswith("kept") for status in report.values())
-    print(f"student version in {args.out}/ ({len(report)} files, {kept} kept unchanged because they were edited)")
+    print(f"student version in {args.out}/: {len(report)} files, {kept} kept as they were because they were edited")
     return 0
 
 
