@@ -119,7 +119,7 @@ def _exercise(name, library, fallback):
             except NotImplementedError:
                 print(f"{name} is not done yet (it raises NotImplementedError): the notebook continues with {library}.")
                 return fallback()
-            print(f"{name} passed {len(t.passed)} checks: {', '.join(t.passed)}.")
+            print(f"{name} passed {len(t.passed)} checks: {'; '.join(t.passed)}.")
             return fn
 
         check.__name__ = check.__qualname__ = cases.__name__
@@ -247,7 +247,10 @@ def _sgd_fallback(params, grads, lr):
 def check_sgd_step(t):
     """sgd_step_by_hand(params, grads, lr) (notebook 02): p -= lr * g for every array of params, in place."""
     rebinding = "rebinding instead of updating in place: p = p - lr * g leaves params unchanged; write p -= lr * g"
-    for case, sizes, dtype in [("small net", [4, 3, 2], np.float64), ("full size float32", [784, 100, 10], np.float32)]:
+    for case, sizes, dtype in [
+        ("small net", [4, 3, 2], np.float64),
+        ("MLP 784-100-10 float32", [784, 100, 10], np.float32),
+    ]:
         params = _net(sizes, 1, dtype, seed=3)[0]
         mistakes = [(rebinding, None, "", {"lr": 0}), ("lr ignored: p -= lr * g", None, "", {"lr": 1})]
         grads, uphill = {k: np.cos(p) for k, p in params.items()}, "step in the wrong direction: p -= lr * g"
@@ -320,8 +323,12 @@ def check_two_layer_forward(t):
     """two_layer_forward(params, X) -> logits (notebook 04): sigmoid(X @ W1 + b1) @ W2 + b2."""
     transposed, bias = "W transposed: X @ W1 with W1 (D, H), not X @ W1.T", "a bias missing: X @ W1 + b1, A1 @ W2 + b2"
     sigmoid = "sigmoid on the output logits: the network returns raw scores, no sigmoid at the end"
-    for case, sizes in [("square weights", [5, 5, 5]), ("small net", [4, 3, 2]), ("full size float32", [784, 100, 10])]:
-        p, X, _ = _net(sizes, 6, np.float32 if "32" in case else np.float64, seed=6)
+    for case, sizes in [
+        ("square weights", [5, 5, 5]),
+        ("small net", [4, 3, 2]),
+        ("full size (256, 784) float32", [784, 100, 10]),
+    ]:
+        p, X, _ = _net(sizes, 256 if "full" in case else 6, np.float32 if "32" in case else np.float64, seed=6)
         T, logits = case[:2] == "sq" and {**p, "W1": p["W1"].T, "W2": p["W2"].T}, _mlp(p).forward(X)
         mistakes = [
             (sigmoid, F.sigmoid(logits)),
@@ -353,7 +360,7 @@ def check_two_layer_backprop(t):
     for case, sizes, N in [
         ("H == C", [4, 3, 3], 6),
         ("H != C", [4, 5, 3], 6),
-        ("full size float32", [784, 100, 10], 256),
+        ("full size (256, 784) float32", [784, 100, 10], 256),
     ]:
         p, X, y = _net(sizes, N, np.float32 if "32" in case else np.float64, seed=7)
         (loss, grads), (e_loss, e_grads) = t(case, p, X, y, n=2, hint=transpose), _mlp_loss_and_grads(p, X, y)
@@ -379,12 +386,12 @@ def check_numerical_gradient(t):
     rng, one_sided = np.random.default_rng(8), "one-sided difference: its error is O(h), the centered one's O(h**2)"
     x1, x2, W, X = rng.normal(size=5), rng.normal(size=(3, 4)), rng.normal(size=(64, 10)), rng.random((32, 64))
     cases = [
-        ("sum(x**3) x (5,)", lambda: np.sum(x1**3), x1, 1e-3),
-        ("sum(x**3) x (3 4)", lambda: np.sum(x2**3), x2, 1e-3),
-        ("cross-entropy of W (64 10) default h", lambda: F.cross_entropy(X @ W, np.arange(32) % 10), W, 1e-5),
+        ("sum(x**3), x of shape (5,)", lambda: np.sum(x1**3), x1, 1e-3),
+        ("sum(x**3), x of shape (3, 4)", lambda: np.sum(x2**3), x2, 1e-3),
+        ("cross-entropy of W (64, 10) as in notebook 05", lambda: F.cross_entropy(X @ W, np.arange(32) % 10), W, 1e-5),
     ]
     for case, f, x, h in cases:
-        x0, grad = x.copy(), t(case, f, x, *[h] * (h > 1e-5), hint=_ROWS)
+        x0, grad = x.copy(), t(case, f, x, *(() if h == 1e-5 else (h,)), hint=_ROWS)  # the default h is used too
         t.expect(case, x, x0, [("x not restored: set x[i] = old after the two evaluations", True)], "x", (1e-12, 0))
         e, first, row = gradcheck.numerical_gradient(f, x, h=h), np.zeros_like(x), np.zeros_like(x)
         first.flat[: len(x)], row[0] = e.flat[: len(x)], e[0]
@@ -406,7 +413,7 @@ def check_relative_error(t):
         ("two zero gradients", np.zeros(3), np.zeros(3)),
         ("1e-12 against -1e-12", np.array([1e-12, 0.5]), np.array([-1e-12, 0.5])),
         ("hand-made", np.array([1, 2, -3]), np.array([1.1, 2, -3])),
-        ("full size (784 100)", g, g + 1e-6),
+        ("full size (784, 100)", g, g + 1e-6),
     ]
     denominator = "max(|a|, |n|) in the denominator: the course divides by |a| + |n|"
     mean = "mean instead of max: one bad entry must fail"
@@ -437,7 +444,7 @@ def check_momentum_step(t):
     double = "2 * weight_decay: the gradient of wd / 2 * ||W||**2 is wd * W"
     no_lr = "weight decay not multiplied by the learning rate: v = momentum * v - lr * (g + wd * W)"
     forgotten = "velocities not kept between calls: update velocities[name] in place"
-    for cases, sizes in [(["step 1", "step 2", "step 3"], [4, 3, 2]), (["full size float32"] * 2, [784, 100, 10])]:
+    for cases, sizes in [(["step 1", "step 2", "step 3"], [4, 3, 2]), (["MLP 784-100-10 float32"] * 2, [784, 100, 10])]:
         dtype, rng = np.float32 if "32" in cases[0] else np.float64, np.random.default_rng(11)
         params = _net(sizes, 1, dtype, seed=10)[0]
         velocities, v = ({k: np.zeros_like(p) for k, p in params.items()} for _ in range(2))
@@ -456,7 +463,7 @@ def check_confusion_matrix(t):
     cases = [
         ("hand-made (3 classes)", np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), 3),
         ("classes 5 to 9 never occur", rng.integers(0, 5, 50), rng.integers(0, 5, 50), 10),
-        ("full size", rng.integers(0, 10, 10000), rng.integers(0, 10, 10000), 10),
+        ("10000 labels", rng.integers(0, 10, 10000), rng.integers(0, 10, 10000), 10),
     ]
     fancy = "cm[y_true, y_pred] += 1: a repeated pair counts once; use np.add.at(cm, (y_true, y_pred), 1)"
     size = "wrong size when a class never occurs: the matrix is num_classes x num_classes"
@@ -502,7 +509,11 @@ def _graphs(Tensor):
         chain = node(f"x{i}", chain)
     net = node("+", node("cross-entropy", node("+", node("@", hidden, W2), b2)), node("sum", node("*", W1, W1)))
     graphs = {"a chain": node("c", node("b", a)), "a diamond": node("d", node("b", a), node("c", a))}
-    return graphs | {"x * x": node("*", a, a), "a two-layer net with weight decay": net, "300 operations": chain}
+    return graphs | {
+        "x * x": node("*", a, a),
+        "a two-layer net with weight decay": net,
+        "300 operations in a row": chain,
+    }
 
 
 @_exercise("topological_order_by_hand", "mnistlib.autodiff.topological_order", lambda: _autodiff().topological_order)
