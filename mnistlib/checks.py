@@ -83,7 +83,8 @@ class _Tester:
             raise
         except Exception as err:
             more = _mistake(hint, " likely") if hint else ""
-            raise CheckError(f"{self.name} raised {type(err).__name__} on the case '{case}': {err}{more}.") from err
+            message = f"{self.name} raised {type(err).__name__} on the case '{case}': {str(err).rstrip('.')}"
+            raise CheckError(f"{message}{more}.") from err
         if n and not (isinstance(out, tuple | list) and len(out) == n):
             raise CheckError(f"{self.name}, case '{case}': expected a tuple of {n} values, found {repr(out)[:80]}.")
         return out
