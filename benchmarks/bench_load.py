@@ -7,12 +7,16 @@ same machine load):
     (also reported: a tighter floor whose output buffer is sized from the gzip trailer);
 (b) ``mnistlib.idx.read_idx`` on the same four files (header checks, native writable arrays included);
 (c) the ratio b / a (target: at most 1.1);
-(d) if ``mnistlib.datasets`` imports: ``load_mnist`` cold (on a temporary copy of the data folder, its cache deleted
-    before every call) and warm (cache in place).
+(d) ``load_mnist()`` cold (on a temporary copy of the data folder, its cache deleted before every call: find,
+    verify by SHA-256, parse, convert, write the cache with fsync; target: at most 0.5 s) and warm (the cache
+    stamp checked, the .npy files memory-mapped; target: at most 5 ms). The cold time is also given as a
+    multiple of the zlib floor, which shows how loaded the machine was.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_load.py [--data-dir DIR] [--repeats 7] [--check]
+
+``--check`` exits 1 when a target is missed (best of the repeats).
 
 The data folder is ``--data-dir``, else ``$MNISTLIB_DATA_DIR/mnist``, else the repository's ``data/mnist/`` when
 the files are there, else ``../shared/data/mnist`` beside the repository. The last line printed is one JSON object
@@ -38,10 +42,11 @@ import numpy as np
 from mnistlib.idx import read_idx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
+from _common import FILES, default_data_dir, has_files  # noqa: E402
 
 TARGET_RATIO = 1.1
-
+TARGET_COLD_S = 0.5
+TARGET_WARM_S = 0.005
 
 
 def zlib_floor(paths: list[Path]) -> int:
@@ -107,11 +112,8 @@ def bench_idx(paths: list[Path], repeats: int) -> dict:
 
 
 def bench_datasets(data_dir: Path, repeats: int) -> dict:
-    try:
-        from mnistlib.datasets import load_mnist
-    except Exception as exc:  # written concurrently; optional here
-        print(f"datasets: not available ({type(exc).__name__}: {exc})")
-        return {"datasets_cold_s": None, "datasets_warm_s": None}
+    from mnistlib.datasets import load_mnist
+
     with tempfile.TemporaryDirectory(prefix="bench_load_") as tmp:
         folder = Path(tmp) / "mnist"
         folder.mkdir()
@@ -138,9 +140,6 @@ def bench_datasets(data_dir: Path, repeats: int) -> dict:
                 clear_cache()
                 cold.append(timed(load))
                 warm.append(timed(load))
-        except Exception as exc:
-            print(f"datasets: load_mnist failed ({type(exc).__name__}: {exc})")
-            return {"datasets_cold_s": None, "datasets_warm_s": None}
         finally:
             for key, value in old_env.items():
                 if value is None:
@@ -160,7 +159,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="folder with the four MNIST .gz files")
     parser.add_argument("--repeats", type=int, default=7, help="timed repetitions; min and median are reported")
-    parser.add_argument("--check", action="store_true", help=f"exit 1 if read_idx / zlib > {TARGET_RATIO}")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
     data_dir = (args.data_dir or default_data_dir()).resolve()
@@ -182,21 +181,34 @@ def main(argv=None) -> int:
         f"ratio {r['ratio_presized']:.3f})"
     )
     result.update(bench_datasets(data_dir, args.repeats))
-    if result["datasets_cold_s"] is not None:
-        print(
-            f"load_mnist cold (no cache):          {result['datasets_cold_s']:.4f} s   "
-            f"(median {result['datasets_cold_median_s']:.4f})\n"
-            f"load_mnist warm (cached):            {result['datasets_warm_s']:.5f} s  "
-            f"(median {result['datasets_warm_median_s']:.5f})"
-        )
+    result["cold_over_zlib"] = round(result["datasets_cold_s"] / result["zlib_s"], 2)
+    print(
+        f"load_mnist cold (no cache):          {result['datasets_cold_s']:.4f} s   "
+        f"(median {result['datasets_cold_median_s']:.4f}; {result['cold_over_zlib']:.2f} x the zlib floor; "
+        f"target <= {TARGET_COLD_S})\n"
+        f"load_mnist warm (cached):            {result['datasets_warm_s']:.5f} s  "
+        f"(median {result['datasets_warm_median_s']:.5f}; target <= {TARGET_WARM_S})"
+    )
+    missed = [
+        name
+        for name, value, target in [
+            ("ratio", result["ratio"], TARGET_RATIO),
+            ("cold", result["datasets_cold_s"], TARGET_COLD_S),
+            ("warm", result["datasets_warm_s"], TARGET_WARM_S),
+        ]
+        if value > target
+    ]
     result.update(
+        missed=missed,
         target_ratio=TARGET_RATIO,
+        target_cold_s=TARGET_COLD_S,
+        target_warm_s=TARGET_WARM_S,
         python=platform.python_version(),
         numpy=np.__version__,
         zlib=zlib.ZLIB_RUNTIME_VERSION,
     )
     print(json.dumps(result))
-    return 1 if args.check and result["ratio"] > TARGET_RATIO else 0
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":
