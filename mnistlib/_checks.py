@@ -37,8 +37,9 @@ def check_number(value, name, func, low=0.0, high=math.inf, *, low_open=False):
 def check_rng(rng, func):
     """Every function that samples takes an explicit generator: no global seeds, reproducible runs."""
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{func}: rng must be a np.random.Generator, e.g. rng=np.random.default_rng(0); "
-                        f"found {type(rng).__name__}.")
+        raise TypeError(
+            f"{func}: rng must be a np.random.Generator, e.g. rng=np.random.default_rng(0); found {type(rng).__name__}."
+        )
 
 
 def progress_enabled(progress):
@@ -58,11 +59,15 @@ def as_labels(y, n, func, name="y", num_classes=None):
         expected = "(N,)" if n is None else f"(N,) = ({n},)"
         raise ValueError(f"{func}: {name} must have shape {expected}, one label per example; found shape {y.shape}.")
     if y.dtype.kind not in "iu":
-        raise TypeError(f"{func}: {name} must hold integer class labels (e.g. int64); found dtype {y.dtype}. "
-                        f"Convert with {name}.astype(np.int64) if the values are whole numbers.")
+        raise TypeError(
+            f"{func}: {name} must hold integer class labels (e.g. int64); found dtype {y.dtype}. "
+            f"Convert with {name}.astype(np.int64) if the values are whole numbers."
+        )
     if num_classes is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{func}: labels in {name} must be in [0, {num_classes - 1}] for {num_classes} classes; "
-                         f"found values from {y.min()} to {y.max()}.")
+        raise ValueError(
+            f"{func}: labels in {name} must be in [0, {num_classes - 1}] for {num_classes} classes; "
+            f"found values from {y.min()} to {y.max()}."
+        )
     return y
 
 
@@ -77,5 +82,7 @@ def as_images(X, func, name="X"):
         return X.reshape(-1, SIDE, SIDE)
     if X.ndim == 3 and X.shape[1:] == (SIDE, SIDE):
         return X
-    raise ValueError(f"{func}: {name} must have shape (N, 784) or (N, 28, 28) (or one image, (784,) or (28, 28)); "
-                     f"found shape {X.shape}.")
+    raise ValueError(
+        f"{func}: {name} must have shape (N, 784) or (N, 28, 28) (or one image, (784,) or (28, 28)); "
+        f"found shape {X.shape}."
+    )

@@ -14,8 +14,7 @@ import numpy as np
 
 from mnistlib._checks import NUM_CLASSES, as_labels
 
-__all__ = ["sigmoid", "softmax", "logsumexp", "log_softmax", "cross_entropy", "one_hot", "accuracy",
-           "confusion_matrix"]
+__all__ = ["sigmoid", "softmax", "logsumexp", "log_softmax", "cross_entropy", "one_hot", "accuracy", "confusion_matrix"]
 
 
 def _as_float(x, func, name="logits"):
@@ -36,14 +35,18 @@ def _shifted(logits, axis, func):
     """
     logits = _as_float(logits, func)
     if logits.ndim == 0 or logits.shape[axis] == 0:
-        raise ValueError(f"{func}: logits need an axis of class scores with at least one entry (e.g. shape (N, C)); "
-                         f"found shape {logits.shape}.")
+        raise ValueError(
+            f"{func}: logits need an axis of class scores with at least one entry (e.g. shape (N, C)); "
+            f"found shape {logits.shape}."
+        )
     m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum, and into its sum
     if not np.isfinite(m.sum(dtype=np.float64)) and not np.isfinite(m).all():
         where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
-        raise ValueError(f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
-                         f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
-                         f"diverged: try a smaller learning rate.")
+        raise ValueError(
+            f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
+            f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
+            f"diverged: try a smaller learning rate."
+        )
     with np.errstate(over="ignore"):
         return logits - m, m
 
@@ -121,8 +124,10 @@ def cross_entropy(logits, y):
     """
     logits = _as_float(logits, "cross_entropy")
     if logits.ndim != 2 or logits.shape[0] == 0:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C) with N >= 1 (the mean over an empty batch "
-                         f"is undefined); found shape {logits.shape}.")
+        raise ValueError(
+            f"cross_entropy: logits must have shape (N, C) with N >= 1 (the mean over an empty batch "
+            f"is undefined); found shape {logits.shape}."
+        )
     n, c = logits.shape
     y = as_labels(y, n, "cross_entropy", num_classes=c)
     shifted, _ = _shifted(logits, 1, "cross_entropy")
@@ -155,8 +160,10 @@ def accuracy(y_pred_or_scores, y):
     if pred.ndim != 1 or pred.shape[0] == 0:
         raise ValueError(f"accuracy: predictions must have shape (N,) or (N, C) with N >= 1; found {pred.shape}.")
     if pred.dtype.kind == "f" and np.any(pred != np.round(pred)):
-        raise ValueError("accuracy: a (N,) float array with non-integer values looks like probabilities; pass "
-                         "predicted labels (model.predict(X)) or (N, C) scores.")
+        raise ValueError(
+            "accuracy: a (N,) float array with non-integer values looks like probabilities; pass "
+            "predicted labels (model.predict(X)) or (N, C) scores."
+        )
     y = np.asarray(y)
     if y.shape != pred.shape:
         raise ValueError(f"accuracy: y must have shape {pred.shape} like the predictions; found shape {y.shape}.")

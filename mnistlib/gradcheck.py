@@ -17,8 +17,18 @@ import numpy as np
 
 from mnistlib._checks import check_int, check_number, check_rng
 
-__all__ = ["THRESHOLDS", "RESOLUTION_ULPS", "GradientCheckError", "GradCheckPrecisionError", "GradCheckReport",
-           "numerical_gradient", "relative_error", "check_gradients", "check_model", "float64_copy"]
+__all__ = [
+    "THRESHOLDS",
+    "RESOLUTION_ULPS",
+    "GradientCheckError",
+    "GradCheckPrecisionError",
+    "GradCheckReport",
+    "numerical_gradient",
+    "relative_error",
+    "check_gradients",
+    "check_model",
+    "float64_copy",
+]
 
 # Thresholds on the largest relative error of a float64 check with h = 1e-5. "smooth": correct gradients of smooth
 # networks measure 1e-11 to 1e-8, real bugs 1e-3 to 1. "kinks" (ReLU, max, abs): a nudge can cross a kink and mix
@@ -53,8 +63,10 @@ def numerical_gradient(f, x, *, h=1e-5, indices=None):
 def _centered(f, x, h, indices):
     """(gradient, largest |f| seen): the rounding error of the loss values is proportional to the second."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
-        raise TypeError(f"numerical_gradient: x must be the writable (not read-only) NumPy array with a floating dtype "
-                        f"that f reads: it is perturbed in place. Found {type(x).__name__} {getattr(x, 'dtype', '')}.")
+        raise TypeError(
+            f"numerical_gradient: x must be the writable (not read-only) NumPy array with a floating dtype "
+            f"that f reads: it is perturbed in place. Found {type(x).__name__} {getattr(x, 'dtype', '')}."
+        )
     grad, scale = np.zeros(x.shape), 0.0
     for index in np.ndindex(x.shape) if indices is None else indices:
         index = tuple(int(i) for i in np.atleast_1d(index)) if x.ndim else ()
@@ -67,8 +79,10 @@ def _centered(f, x, h, indices):
         finally:
             x[index] = original
         if plus_step == minus_step:
-            raise ValueError(f"numerical_gradient: h = {h} is below the resolution of {x.dtype} at index {index}: "
-                             f"x + h rounds back to x. Use a larger h or a float64 x.")
+            raise ValueError(
+                f"numerical_gradient: h = {h} is below the resolution of {x.dtype} at index {index}: "
+                f"x + h rounds back to x. Use a larger h or a float64 x."
+            )
         grad[index] = (loss_plus - loss_minus) / (plus_step - minus_step)
         scale = max(scale, abs(loss_plus), abs(loss_minus))
     return grad, scale
@@ -77,8 +91,10 @@ def _centered(f, x, h, indices):
 def _loss(f):
     value = f()
     if np.ndim(value) != 0 or isinstance(value, tuple):
-        raise TypeError(f"f() must return the loss as a single number; found {type(value).__name__}. If it returns "
-                        "(loss, grads), wrap it: f = lambda: model.loss_and_grads(X, y)[0].")
+        raise TypeError(
+            f"f() must return the loss as a single number; found {type(value).__name__}. If it returns "
+            "(loss, grads), wrap it: f = lambda: model.loss_and_grads(X, y)[0]."
+        )
     return float(value)
 
 
@@ -137,15 +153,27 @@ class GradCheckReport:
 
     def __str__(self):
         verdict = "PASSED" if self.passed else f"FAILED ({len(self.failures)} of {len(self.checks)} parameters)"
-        lines = [f"Gradient check {verdict}: max relative error |a-n| / max(|a|+|n|, {self.floor:.1e}) against "
-                 f"{self.threshold:.0e} (h = {self.h:.0e}, resolution {self.resolution:.1e})",
-                 f"{'param':6} {'shape':11} {'checked':>9} {'max error':>9}  {'worst index':12} {'analytic':>13} "
-                 f"{'numeric':>13}"]
+        lines = [
+            f"Gradient check {verdict}: max relative error |a-n| / max(|a|+|n|, {self.floor:.1e}) against "
+            f"{self.threshold:.0e} (h = {self.h:.0e}, resolution {self.resolution:.1e})",
+            f"{'param':6} {'shape':11} {'checked':>9} {'max error':>9}  {'worst index':12} {'analytic':>13} "
+            f"{'numeric':>13}",
+        ]
         for c in self.checks:
-            verdict = "ok" if c.passed else "FAIL" + ("  (numeric 0: does f() read this very array, not a copy?)"
-                                                      if c.numeric == 0 and c.analytic != 0 else "")
-            lines.append(f"{c.name:6} {str(c.shape):11} {c.num_checked:>4}/{c.num_entries:<4} {c.max_error:9.2e}  "
-                         f"{str(c.worst_index):12} {c.analytic:13.6e} {c.numeric:13.6e}  {verdict}")
+            verdict = (
+                "ok"
+                if c.passed
+                else "FAIL"
+                + (
+                    "  (numeric 0: does f() read this very array, not a copy?)"
+                    if c.numeric == 0 and c.analytic != 0
+                    else ""
+                )
+            )
+            lines.append(
+                f"{c.name:6} {str(c.shape):11} {c.num_checked:>4}/{c.num_entries:<4} {c.max_error:9.2e}  "
+                f"{str(c.worst_index):12} {c.analytic:13.6e} {c.numeric:13.6e}  {verdict}"
+            )
         return "\n".join(lines)
 
     def raise_if_failed(self):
@@ -176,8 +204,10 @@ def check_gradients(f, params, grads, *, rng=None, num_samples=None, h=1e-5, thr
         numeric, loss_scale = _centered(f, p, h, indices)
         sampled[name], scale = (indices, numeric), max(scale, loss_scale)
     floor, resolution = _floor(scale, h, limit, floor)
-    checks = [_param_check(name, params[name], analytic[name], numeric, indices, floor, limit)
-              for name, (indices, numeric) in sampled.items()]
+    checks = [
+        _param_check(name, params[name], analytic[name], numeric, indices, floor, limit)
+        for name, (indices, numeric) in sampled.items()
+    ]
     return GradCheckReport(tuple(checks), limit, h, floor, resolution)
 
 
@@ -189,12 +219,15 @@ def _check_arguments(params, grads, rng, num_samples):
         check_rng(rng, "check_gradients")
     for name, p in params.items():
         if np.asarray(p).dtype != np.float64:
-            raise GradCheckPrecisionError(f"check_gradients: params[{name!r}] is {np.asarray(p).dtype}; a float32 "
-                                          "loss has too few digits for finite differences. Check a float64 copy: "
-                                          "mnistlib.gradcheck.float64_copy(model).")
+            raise GradCheckPrecisionError(
+                f"check_gradients: params[{name!r}] is {np.asarray(p).dtype}; a float32 "
+                "loss has too few digits for finite differences. Check a float64 copy: "
+                "mnistlib.gradcheck.float64_copy(model)."
+            )
         if np.shape(grads[name]) != p.shape:
-            raise ValueError(f"check_gradients: grads[{name!r}] must have shape {p.shape}; "
-                             f"found {np.shape(grads[name])}.")
+            raise ValueError(
+                f"check_gradients: grads[{name!r}] must have shape {p.shape}; found {np.shape(grads[name])}."
+            )
 
 
 def _param_check(name, p, analytic, numeric, indices, floor, limit):
@@ -206,8 +239,17 @@ def _param_check(name, p, analytic, numeric, indices, floor, limit):
     errors = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
     worst = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
     error = float(errors[worst])
-    return ParamCheck(name, p.shape, len(indices), p.size, error, tuple(int(i) for i in indices[worst]),
-                      float(a[worst]), float(n[worst]), bool(error <= limit))  # nan <= limit is False: nan fails
+    return ParamCheck(
+        name,
+        p.shape,
+        len(indices),
+        p.size,
+        error,
+        tuple(int(i) for i in indices[worst]),
+        float(a[worst]),
+        float(n[worst]),
+        bool(error <= limit),
+    )  # nan <= limit is False: nan fails
 
 
 def check_model(model, X, y, **options):
@@ -216,9 +258,11 @@ def check_model(model, X, y, **options):
     Options as for check_gradients. The model's parameters are unchanged afterwards."""
     not64 = sorted({str(p.dtype) for p in model.params.values()} - {"float64"})
     if not64:
-        raise GradCheckPrecisionError(f"check_model: the model's parameters are {', '.join(not64)}; a meaningful "
-                                      "check needs float64. Check a float64 copy with the same weights instead: "
-                                      "check_model(mnistlib.gradcheck.float64_copy(model), X, y).")
+        raise GradCheckPrecisionError(
+            f"check_model: the model's parameters are {', '.join(not64)}; a meaningful "
+            "check needs float64. Check a float64 copy with the same weights instead: "
+            "check_model(mnistlib.gradcheck.float64_copy(model), X, y)."
+        )
     X = np.asarray(X, np.float64)
     _, grads = model.loss_and_grads(X, y)
     return check_gradients(lambda: model.loss_and_grads(X, y)[0], model.params, grads, **options)

@@ -13,8 +13,14 @@ import numpy as np
 from mnistlib._checks import as_labels
 from mnistlib.functions import _as_float, _shifted, sigmoid
 
-__all__ = ["affine_forward", "affine_backward", "sigmoid_forward", "sigmoid_backward", "softmax_cross_entropy",
-           "sigmoid_cross_entropy"]
+__all__ = [
+    "affine_forward",
+    "affine_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "softmax_cross_entropy",
+    "sigmoid_cross_entropy",
+]
 
 
 def affine_forward(X, W, b):
@@ -28,8 +34,10 @@ def affine_forward(X, W, b):
         hint = " A single example needs a batch axis: X.reshape(1, -1)." if X.ndim == 1 else ""
         raise ValueError(f"affine_forward: X must have shape (N, D); found shape {X.shape}.{hint}")
     if W.ndim not in (1, 2) or X.shape[1] != W.shape[0] or b.shape != W.shape[1:]:
-        raise ValueError(f"affine_forward: expected X (N, {W.shape[0] if W.ndim else 'D'}), W (D, M) and b "
-                         f"{W.shape[1:] if W.ndim else '(M,)'}; found X {X.shape}, W {W.shape}, b {b.shape}.")
+        raise ValueError(
+            f"affine_forward: expected X (N, {W.shape[0] if W.ndim else 'D'}), W (D, M) and b "
+            f"{W.shape[1:] if W.ndim else '(M,)'}; found X {X.shape}, W {W.shape}, b {b.shape}."
+        )
     out = X @ W
     out += b  # in place: no second (N, M) array
     return out, (X, W)
@@ -46,8 +54,10 @@ def affine_backward(dout, cache, *, compute_dX=True):
     X, W = cache
     dout = np.asarray(dout)
     if dout.shape != X.shape[:1] + W.shape[1:]:
-        raise ValueError(f"affine_backward: dout must have the shape of the forward output "
-                         f"{X.shape[:1] + W.shape[1:]}; found {dout.shape}.")
+        raise ValueError(
+            f"affine_backward: dout must have the shape of the forward output "
+            f"{X.shape[:1] + W.shape[1:]}; found {dout.shape}."
+        )
     if W.ndim == 1:  # logistic regression: dout (N,)
         dW = dout @ X
         dX = np.multiply.outer(dout, W) if compute_dX else None
@@ -111,8 +121,10 @@ def sigmoid_cross_entropy(logits, y):
     logits = _as_float(logits, "sigmoid_cross_entropy")
     y = np.asarray(y)
     if logits.ndim != 1 or logits.shape[0] == 0 or y.shape != logits.shape:
-        raise ValueError(f"sigmoid_cross_entropy: expected logits (N,) with N >= 1 and y of the same shape; found "
-                         f"logits {logits.shape} and y {y.shape}.")
+        raise ValueError(
+            f"sigmoid_cross_entropy: expected logits (N,) with N >= 1 and y of the same shape; found "
+            f"logits {logits.shape} and y {y.shape}."
+        )
     if y.dtype.kind not in "biuf" or (y.dtype.kind != "b" and np.any((y != 0) & (y != 1))):
         raise ValueError("sigmoid_cross_entropy: y must hold binary labels 0 or 1; for digit d use y = (labels == d).")
     y = y.astype(logits.dtype, copy=False)

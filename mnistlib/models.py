@@ -18,8 +18,14 @@ import numpy as np
 from mnistlib._checks import check_int, check_rng
 from mnistlib._files import atomic_write
 from mnistlib.functions import sigmoid, softmax
-from mnistlib.layers import (affine_backward, affine_forward, sigmoid_backward, sigmoid_cross_entropy,
-                             sigmoid_forward, softmax_cross_entropy)
+from mnistlib.layers import (
+    affine_backward,
+    affine_forward,
+    sigmoid_backward,
+    sigmoid_cross_entropy,
+    sigmoid_forward,
+    softmax_cross_entropy,
+)
 
 __all__ = ["LogisticRegression", "SoftmaxRegression", "MLP", "ModelFileError"]
 
@@ -47,8 +53,9 @@ class _Model:
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.num_features:
             hint = " A single example needs a batch axis: X.reshape(1, -1)." if X.ndim == 1 else ""
-            raise ValueError(f"{type(self).__name__}: X must have shape (N, {self.num_features}); found shape {X.shape}."
-                             + hint)
+            raise ValueError(
+                f"{type(self).__name__}: X must have shape (N, {self.num_features}); found shape {X.shape}." + hint
+            )
         return X
 
     @property
@@ -146,8 +153,10 @@ class MLP(_Model):
         super().__init__(dtype)
         self.sizes = [check_int(s, "every entry of sizes", "MLP", 1) for s in sizes]
         if len(self.sizes) < 2 or self.sizes[-1] < 2:
-            raise ValueError(f"MLP: sizes must list at least 2 layer widths, input first, then >= 2 classes "
-                             f"(e.g. [784, 100, 10]); found {self.sizes}.")
+            raise ValueError(
+                f"MLP: sizes must list at least 2 layer widths, input first, then >= 2 classes "
+                f"(e.g. [784, 100, 10]); found {self.sizes}."
+            )
         check_rng(rng, "MLP")
         self.params = {}
         for i in range(1, len(self.sizes)):
@@ -210,8 +219,10 @@ class MLP(_Model):
         arrays = _read_npz(path)
         sizes = arrays.get("sizes")
         if str(arrays.get("kind")) != _MLP_FILE_KIND or sizes is None or sizes.ndim != 1 or sizes.dtype.kind != "i":
-            raise ModelFileError(f"MLP.load: {path} is not an MLP file (expected arrays 'kind' = {_MLP_FILE_KIND!r} "
-                                 f"and 'sizes'; found {sorted(arrays)}). Save models with model.save(path).")
+            raise ModelFileError(
+                f"MLP.load: {path} is not an MLP file (expected arrays 'kind' = {_MLP_FILE_KIND!r} "
+                f"and 'sizes'; found {sorted(arrays)}). Save models with model.save(path)."
+            )
         sizes = [int(s) for s in sizes]
         model = cls.__new__(cls)
         model.sizes, model.params = sizes, {}
@@ -220,8 +231,10 @@ class MLP(_Model):
                 p = arrays.get(name)
                 if p is None or p.shape != shape or p.dtype.kind != "f":
                     found = "missing" if p is None else f"{p.dtype} {p.shape}"
-                    raise ModelFileError(f"MLP.load: {path}: parameter {name} should be a float array of shape "
-                                         f"{shape} for sizes {sizes}; found {found}. The file is damaged.")
+                    raise ModelFileError(
+                        f"MLP.load: {path}: parameter {name} should be a float array of shape "
+                        f"{shape} for sizes {sizes}; found {found}. The file is damaged."
+                    )
                 model.params[name] = p
         dtypes = {p.dtype for p in model.params.values()}
         if len(sizes) < 2 or min(sizes) < 1 or len(dtypes) != 1:
@@ -242,17 +255,24 @@ def _read_npz(path):
                 limit = min(info.file_size, ratio * min(info.compress_size, size))
                 with archive.open(info) as f:
                     version = np.lib.format.read_magic(f)
-                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                        np.lib.format.read_array_header_2_0
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, _, dtype = header(f)
                     if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > limit:
-                        raise ValueError(f"member {info.filename} claims an array {dtype} {shape} larger than the "
-                                         f"{limit} bytes it can hold")
+                        raise ValueError(
+                            f"member {info.filename} claims an array {dtype} {shape} larger than the "
+                            f"{limit} bytes it can hold"
+                        )
                 with archive.open(info) as f:
                     arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays
     except FileNotFoundError:
         raise
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile) as err:
-        raise ModelFileError(f"MLP.load: {path} is not a complete .npz file written by MLP.save ({err}). Save the "
-                             f"model again with model.save(path).") from err
+        raise ModelFileError(
+            f"MLP.load: {path} is not a complete .npz file written by MLP.save ({err}). Save the "
+            f"model again with model.save(path)."
+        ) from err

@@ -18,8 +18,17 @@ from matplotlib.patches import FancyBboxPatch
 from mnistlib._checks import NUM_PIXELS, SIDE, as_images, as_labels, check_int
 from mnistlib.functions import confusion_matrix
 
-__all__ = ["show_digits", "plot_class_counts", "plot_mean_images", "plot_pixel_histogram", "plot_history",
-           "plot_weight_templates", "plot_confusion_matrix", "draw_network", "draw_graph"]
+__all__ = [
+    "show_digits",
+    "plot_class_counts",
+    "plot_mean_images",
+    "plot_pixel_histogram",
+    "plot_history",
+    "plot_weight_templates",
+    "plot_confusion_matrix",
+    "draw_network",
+    "draw_graph",
+]
 
 WRONG = "tab:red"
 
@@ -103,7 +112,9 @@ def plot_class_counts(y, *, ax=None, title="Examples per class"):
     fig, ax = _axes(ax, (6.4, 3.6))
     bars = ax.bar(np.arange(len(counts)), counts, color="tab:blue")
     ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=8, padding=2)
-    ax.set(xticks=np.arange(len(counts)), xlabel="class", ylabel="number of examples", title=f"{title} (N = {len(y):,})")
+    ax.set(
+        xticks=np.arange(len(counts)), xlabel="class", ylabel="number of examples", title=f"{title} (N = {len(y):,})"
+    )
     ax.margins(y=0.12)
     return fig
 
@@ -130,8 +141,9 @@ def plot_pixel_histogram(X, *, bins=50, ax=None, title="Distribution of pixel va
     """Histogram of all pixel values, on a log count axis (background zeros outnumber the rest by far)."""
     images = as_images(X, "plot_pixel_histogram")
     lo, hi = _pixel_range(images)
-    counts, edges = np.histogram(images, bins=check_int(bins, "bins", "plot_pixel_histogram", 1),
-                                 range=(lo, max(hi, lo + 1)))
+    counts, edges = np.histogram(
+        images, bins=check_int(bins, "bins", "plot_pixel_histogram", 1), range=(lo, max(hi, lo + 1))
+    )
     fig, ax = _axes(ax, (6.4, 3.6))
     ax.stairs(counts, edges, fill=True, color="tab:blue")
     ax.set_yscale("log")
@@ -159,8 +171,15 @@ def plot_history(history, *, compare=None, fig=None, title="Training history"):
             for key, color, what in [(train, "tab:blue", "train"), (val, "tab:orange", "validation")]:
                 values = scale * np.asarray(getattr(h, key), dtype=float)
                 if values.size:
-                    ax.plot(np.arange(1, values.size + 1), values, style, color=color, label=what + tag,
-                            marker="o" if values.size <= 40 and not tag else None, markersize=3)
+                    ax.plot(
+                        np.arange(1, values.size + 1),
+                        values,
+                        style,
+                        color=color,
+                        label=what + tag,
+                        marker="o" if values.size <= 40 and not tag else None,
+                        markersize=3,
+                    )
     if history.val_acc:
         best = int(np.argmax(history.val_acc))
         axes[1].set_title(f"Accuracy (best validation {100 * history.val_acc[best]:.2f}% at epoch {best + 1})")
@@ -211,8 +230,10 @@ def plot_confusion_matrix(y_true, y_pred, *, num_classes=10, ax=None, title="Con
     the examples) is printed in bold on white: coloured, it would wash out every mistake.
     """
     if np.ndim(y_pred) == 2:
-        raise ValueError(f"plot_confusion_matrix: y_pred must be predicted labels (N,); found scores of shape "
-                         f"{np.shape(y_pred)}. Pass model.predict(X) or scores.argmax(axis=1).")
+        raise ValueError(
+            f"plot_confusion_matrix: y_pred must be predicted labels (N,); found scores of shape "
+            f"{np.shape(y_pred)}. Pass model.predict(X) or scores.argmax(axis=1)."
+        )
     counts = confusion_matrix(y_true, y_pred, num_classes)
     errors = np.ma.masked_where(np.eye(num_classes, dtype=bool), counts)
     fig, ax = _axes(ax, (6.5, 5.5))
@@ -220,11 +241,24 @@ def plot_confusion_matrix(y_true, y_pred, *, num_classes=10, ax=None, title="Con
     fig.colorbar(image, ax=ax, label="number of mistakes")
     for (i, j), count in np.ndenumerate(counts):
         dark = i != j and count > 0.6 * max(errors.max(), 1)
-        ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=8, color="white" if dark else "black",
-                fontweight="bold" if i == j else "normal")
+        ax.text(
+            j,
+            i,
+            f"{count:,}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if dark else "black",
+            fontweight="bold" if i == j else "normal",
+        )
     ticks = np.arange(num_classes)
-    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted label", ylabel="true label",
-           title=f"{title} (accuracy {100 * np.trace(counts) / counts.sum():.2f}%, N = {counts.sum():,})")
+    ax.set(
+        xticks=ticks,
+        yticks=ticks,
+        xlabel="predicted label",
+        ylabel="true label",
+        title=f"{title} (accuracy {100 * np.trace(counts) / counts.sum():.2f}%, N = {counts.sum():,})",
+    )
     return fig
 
 
@@ -238,7 +272,9 @@ def draw_network(sizes, *, params=None, values=None, max_units=10, ax=None, titl
     sizes = [check_int(s, "sizes", "draw_network", 1) for s in sizes]
     fig, ax = _axes(ax, (2.6 * len(sizes) + 1, 4.2))
     shown = [list(range(s)) if s <= max_units else [0, 1, 2, None, s - 2, s - 1] for s in sizes]
-    pos = [{u: (2.6 * layer, (len(units) - 1) / 2 - k) for k, u in enumerate(units)} for layer, units in enumerate(shown)]
+    pos = [
+        {u: (2.6 * layer, (len(units) - 1) / 2 - k) for k, u in enumerate(units)} for layer, units in enumerate(shown)
+    ]
     for layer in range(1, len(sizes)):
         W = None if params is None else np.asarray(params[f"W{layer}"])
         for i, (x0, y0) in pos[layer - 1].items():
@@ -248,8 +284,16 @@ def draw_network(sizes, *, params=None, values=None, max_units=10, ax=None, titl
                 ax.plot([x0, x1], [y0, y1], color="0.75" if W is None else "tab:blue", lw=0.6, zorder=1)
                 if W is not None:
                     t = 0.3 if (i + j) % 2 else 0.7  # stagger the labels so that crossing edges stay readable
-                    ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), f"{W[i, j]:+.2f}", fontsize=7, ha="center",
-                            va="center", bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=3)
+                    ax.text(
+                        x0 + t * (x1 - x0),
+                        y0 + t * (y1 - y0),
+                        f"{W[i, j]:+.2f}",
+                        fontsize=7,
+                        ha="center",
+                        va="center",
+                        bbox={"fc": "white", "ec": "none", "pad": 0.5},
+                        zorder=3,
+                    )
     for layer, units in enumerate(pos):
         for u, (x, y) in units.items():
             if u is None:
@@ -259,8 +303,14 @@ def draw_network(sizes, *, params=None, values=None, max_units=10, ax=None, titl
             text = f"{values[layer][u]:.2f}" if values is not None else ""
             ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=4)
         kind = "input" if layer == 0 else ("output (softmax)" if layer == len(sizes) - 1 else "hidden (sigmoid)")
-        ax.text(2.6 * layer, -max(len(u) for u in pos) / 2 - 0.4, f"{sizes[layer]:,} {kind}", ha="center",
-                va="top", fontsize=9)
+        ax.text(
+            2.6 * layer,
+            -max(len(u) for u in pos) / 2 - 0.4,
+            f"{sizes[layer]:,} {kind}",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title or "Network " + "-".join(str(s) for s in sizes))
@@ -299,10 +349,22 @@ def draw_graph(graph, *, no_grad=(), ax=None, title="Forward (black): values; ba
             (px, py) = pos[p]
             ax.annotate("", (x - 0.8, y + 0.08), (px + 0.8, py + 0.08), arrowprops={"arrowstyle": "->"})
             if p not in no_grad:
-                ax.annotate("", (px + 0.8, py - 0.1), (x - 0.8, y - 0.1),
-                            arrowprops={"arrowstyle": "->", "color": "tab:red", "ls": "--"})
-        ax.add_patch(FancyBboxPatch((x - 0.8, y - 0.3), 1.6, 0.6, boxstyle="round,pad=0.04",
-                                    fc="#eef3fb" if parents else "white", ec="black"))
+                ax.annotate(
+                    "",
+                    (px + 0.8, py - 0.1),
+                    (x - 0.8, y - 0.1),
+                    arrowprops={"arrowstyle": "->", "color": "tab:red", "ls": "--"},
+                )
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.8, y - 0.3),
+                1.6,
+                0.6,
+                boxstyle="round,pad=0.04",
+                fc="#eef3fb" if parents else "white",
+                ec="black",
+            )
+        )
         ax.text(x, y + 0.1, name, ha="center", va="center", fontsize=9, fontweight="bold")
         ax.text(x, y - 0.14, label, ha="center", va="center", fontsize=7)
     ax.set(xlim=(-1, max(p[0] for p in pos.values()) + 1), ylim=(min(p[1] for p in pos.values()) - 0.5, 0.5))

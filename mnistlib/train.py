@@ -22,8 +22,7 @@ from mnistlib._checks import check_int, check_number, check_rng, progress_enable
 from mnistlib.functions import cross_entropy
 from mnistlib.layers import sigmoid_cross_entropy
 
-__all__ = ["History", "step_schedule", "cosine_schedule", "iterate_minibatches", "sgd_step", "fit",
-           "TRAIN_ACC_SUBSET"]
+__all__ = ["History", "step_schedule", "cosine_schedule", "iterate_minibatches", "sgd_step", "fit", "TRAIN_ACC_SUBSET"]
 
 # Train accuracy is measured after each epoch on every k-th training example, at most this many: enough for +-0.3%
 # (binomial standard error at 90% accuracy), for ~1/18 of an epoch instead of ~1/3 for all 60,000.
@@ -54,29 +53,11 @@ class History:
         return len(self.loss)
 
 
-@dataclasses.dataclass(frozen=True)
-class _StepSchedule:
-    factor: float
-    every: int
-    per: str
-
-    def __call__(self, step):
-        return self.factor ** (step // self.every)
-
-
-@dataclasses.dataclass(frozen=True)
-class _CosineSchedule:
-    num_steps: int
-    per: str
-
-    def __call__(self, step):
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, self.num_steps) / self.num_steps))
-
-
-def _check_per(per, func):
+def _schedule(function, per, func):
     if per not in ("epoch", "iteration"):
         raise ValueError(f"{func}: per must be 'epoch' or 'iteration'; found {per!r}.")
-    return per
+    function.per = per  # fit reads it: the step is the epoch, or the mini-batch since the start
+    return function
 
 
 def step_schedule(factor=0.8, every=1, *, per="epoch"):
@@ -86,7 +67,8 @@ def step_schedule(factor=0.8, every=1, *, per="epoch"):
     large steps make fast progress early, small ones settle into a minimum later.
     """
     factor = check_number(factor, "factor", "step_schedule", 0.0, low_open=True)
-    return _StepSchedule(factor, check_int(every, "every", "step_schedule", 1), _check_per(per, "step_schedule"))
+    every = check_int(every, "every", "step_schedule", 1)
+    return _schedule(lambda step: factor ** (step // every), per, "step_schedule")
 
 
 def cosine_schedule(num_steps, *, per="epoch"):
@@ -95,42 +77,32 @@ def cosine_schedule(num_steps, *, per="epoch"):
     Pass the number of epochs you train: ``fit(..., num_epochs=10, lr=0.5, lr_schedule=cosine_schedule(10))``.
     It decays slowly at first and last, and has nothing to tune but its length.
     """
-    return _CosineSchedule(check_int(num_steps, "num_steps", "cosine_schedule", 1), _check_per(per, "cosine_schedule"))
+    n = check_int(num_steps, "num_steps", "cosine_schedule", 1)
+    return _schedule(lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, n) / n)), per, "cosine_schedule")
 
 
 def _check_Xy(X, y, func):
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2 or y.shape != X.shape[:1]:
         hint = " Flatten images first: X.reshape(len(X), -1)." if X.ndim == 3 else ""
-        raise ValueError(f"{func}: expected X (N, D) and y (N,), one row and one label per example; found X "
-                         f"{X.shape} and y {y.shape}.{hint}")
+        raise ValueError(
+            f"{func}: expected X (N, D) and y (N,), one row and one label per example; found X "
+            f"{X.shape} and y {y.shape}.{hint}"
+        )
     return X, y
 
 
-def iterate_minibatches(X, y, batch_size, *, rng, shuffle=True):
+def iterate_minibatches(X, y, batch_size, *, rng):
     """One epoch of ``(X_batch, y_batch)`` pairs that cover every example exactly once.
 
-    X: (N, D); y: (N,); batch_size: int >= 1 (the last batch holds the remainder). With shuffle=True the order is
-    a fresh permutation drawn from ``rng``: sampling without replacement, a new order every call (epoch). With
-    shuffle=False the batches are read-only views in the original order and rng may be None.
+    X: (N, D); y: (N,); batch_size: int >= 1 (the last batch holds the remainder). The order is a fresh
+    permutation drawn from ``rng``: sampling without replacement, a new order every call (epoch).
     """
     X, y = _check_Xy(X, y, "iterate_minibatches")
     batch_size = check_int(batch_size, "batch_size", "iterate_minibatches", 1)
-    if shuffle:
-        check_rng(rng, "iterate_minibatches")
-        order = rng.permutation(X.shape[0])
-    return _batches(X, y, batch_size, order if shuffle else None)
-
-
-def _batches(X, y, batch_size, order):
-    for start in range(0, X.shape[0], batch_size):
-        if order is None:
-            X_batch, y_batch = X[start:start + batch_size], y[start:start + batch_size]
-            X_batch.flags.writeable = y_batch.flags.writeable = False  # views of the caller's data
-            yield X_batch, y_batch
-        else:
-            rows = order[start:start + batch_size]
-            yield X[rows], y[rows]
+    check_rng(rng, "iterate_minibatches")
+    order = rng.permutation(X.shape[0])
+    return ((X[rows], y[rows]) for rows in np.array_split(order, range(batch_size, len(order), batch_size)))
 
 
 def sgd_step(params, grads, *, lr, velocities=None, momentum=0.0, weight_decay=0.0):
@@ -161,7 +133,7 @@ def _evaluate(model, X, y, with_loss):
     """(mean loss or None, accuracy) of ``model`` on (X, y), in chunks; logits (N,) mean a binary model."""
     loss_sum, correct = 0.0, 0
     for start in range(0, X.shape[0], _EVAL_CHUNK):
-        X_chunk, y_chunk = X[start:start + _EVAL_CHUNK], y[start:start + _EVAL_CHUNK]
+        X_chunk, y_chunk = X[start : start + _EVAL_CHUNK], y[start : start + _EVAL_CHUNK]
         logits = model.forward(X_chunk)
         binary = logits.ndim == 1
         if with_loss:
@@ -171,8 +143,23 @@ def _evaluate(model, X, y, with_loss):
     return (loss_sum / X.shape[0] if with_loss else None), correct / X.shape[0]
 
 
-def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=None, momentum=0.0,
-        weight_decay=0.0, X_val=None, y_val=None, tol=None, progress=None):
+def fit(
+    model,
+    X,
+    y,
+    *,
+    rng,
+    num_epochs=10,
+    batch_size=100,
+    lr=0.1,
+    lr_schedule=None,
+    momentum=0.0,
+    weight_decay=0.0,
+    X_val=None,
+    y_val=None,
+    tol=None,
+    progress=None,
+):
     """Train ``model`` by mini-batch SGD, updating ``model.params`` in place; return a ``History``.
 
     model: has ``params`` (dict of arrays), ``loss_and_grads(X, y) -> (loss, grads)`` and ``forward(X) -> logits``
@@ -196,8 +183,10 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=
     weight_decay = check_number(weight_decay, "weight_decay", "fit")
     tol = None if tol is None else check_number(tol, "tol", "fit")
     if lr_schedule is not None and not callable(lr_schedule):
-        raise TypeError(f"fit: lr_schedule must be None or a function step -> factor of lr, such as "
-                        f"cosine_schedule(num_epochs); found {lr_schedule!r}.")
+        raise TypeError(
+            f"fit: lr_schedule must be None or a function step -> factor of lr, such as "
+            f"cosine_schedule(num_epochs); found {lr_schedule!r}."
+        )
     n = X.shape[0]
     step = -(-n // TRAIN_ACC_SUBSET)
     X_acc, y_acc = X[::step], y[::step]  # every step-th example: the same subset after every epoch, and no copy
@@ -211,8 +200,9 @@ def fit(model, X, y, *, rng, num_epochs=10, batch_size=100, lr=0.1, lr_schedule=
         for epoch in range(num_epochs):
             start = time.perf_counter()
             update = {"velocities": velocities, "momentum": momentum, "weight_decay": weight_decay}
-            history.loss.append(_epoch(model, X, y, rng.permutation(n), batch_size, lr, lr_schedule, epoch,
-                                       update, history, bar))
+            history.loss.append(
+                _epoch(model, X, y, rng.permutation(n), batch_size, lr, lr_schedule, epoch, update, history, bar)
+            )
             _record(history, model, X_acc, y_acc, X_val, y_val, start, bar)
             if tol is not None and previous is not None and abs(history.loss[-1] - previous) < tol:
                 history.stopped_early = epoch + 1 < num_epochs
@@ -249,7 +239,7 @@ def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, histo
     for k in range(batches_per_epoch):
         if per_iteration and k:
             step_lr = _lr_at(lr, lr_schedule, epoch * batches_per_epoch + k)
-        rows = order[k * batch_size:(k + 1) * batch_size]
+        rows = order[k * batch_size : (k + 1) * batch_size]
         loss, grads = model.loss_and_grads(X[rows], y[rows])
         sgd_step(model.params, grads, lr=step_lr, **update)
         loss_sum += loss * len(rows)

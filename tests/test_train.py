@@ -95,17 +95,6 @@ def test_minibatches_differ_across_epochs_and_repeat_with_the_seed():
     np.testing.assert_array_equal(epoch2, again2)
 
 
-def test_minibatches_without_shuffle_are_read_only_views_in_order():
-    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
-    batches = list(iterate_minibatches(X, y, 4, rng=None, shuffle=False))
-    np.testing.assert_array_equal(np.concatenate([yb for _, yb in batches]), y)
-    Xb = batches[0][0]
-    assert np.shares_memory(Xb, X)
-    with pytest.raises(ValueError, match="read-only"):
-        Xb[0, 0] = 1.0
-    assert X.flags.writeable  # the caller's array is untouched
-
-
 def test_minibatches_batch_larger_than_data_and_input_unchanged():
     X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
     X_before = X.copy()
