@@ -4,12 +4,15 @@ The fixture notebook (tests/fixtures/sample_exercises.ipynb) is built with tools
 temporary folder; its second slide holds inline math and a displayed equation. The tests check that MathJax
 rendered them (MathJax output present, no "Math Processing Error", no ``$...$`` or TeX source left on the
 screen) with its own web font, that no request left the machine, and that a slide taller than the screen
-scrolls. Screenshots: tests/browser/screenshots/slides_equation.png and html_equation.png.
+scrolls. Lecture mode live: the same notebook presented by RISE in the harness's JupyterLab, with the course's
+settings from its metadata, again offline. Screenshots in tests/browser/screenshots/: slides_equation.png,
+html_equation.png, rise_equation.png.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -104,3 +107,33 @@ def test_html_page_shows_rendered_math(driver, screenshot, pages):
     cell = driver.execute_script("arguments[0].scrollIntoView(); return arguments[0].closest('.jp-Cell');", heading)
     screenshot("html_equation")
     _assert_math_rendered(driver.execute_script(_MATH_STATE, cell), cell.text, "HTML page")
+
+
+def test_rise_presents_the_notebook_offline_with_the_course_settings(driver, screenshot, jupyterlab):
+    """RISE (jupyterlab-rise) in JupyterLab: the slideshow starts, reads metadata.rise, renders the math, and
+    fetches nothing from outside the local server (RISE's default theme would ask Google Fonts)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    shutil.copy2(FIXTURE, jupyterlab.root_dir / FIXTURE.name)
+    driver.get(f"{jupyterlab.url}rise/{FIXTURE.name}?token={jupyterlab.token}")
+    deadline = time.monotonic() + 120
+    while not driver.execute_script("return !!document.querySelector('.reveal.ready');"):
+        assert time.monotonic() < deadline, f"RISE did not start within 120 s:\n{jupyterlab.log_tail()}"
+        time.sleep(0.5)
+    ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()
+    time.sleep(2)  # MathJax typesets the slide as it is shown
+    state = driver.execute_script(
+        "const slide = document.querySelector('.reveal .slides section.present section.present')"
+        " || document.querySelector('.reveal .slides section.present');"
+        "return {text: slide.innerText, math: slide.querySelectorAll('mjx-container').length,"
+        " classes: document.querySelector('.reveal').className,"
+        " number: (document.querySelector('.reveal .slide-number') || {}).textContent || '',"
+        " remote: performance.getEntriesByType('resource').map(e => e.name)"
+        "   .filter(n => !n.startsWith(location.origin) && !n.startsWith('data:'))};"
+    )
+    screenshot("rise_equation")
+    assert "the mean squared error" in state["text"].lower() and state["math"] >= 4, state
+    assert not RAW_TEX.search(state["text"]), state["text"]
+    assert " none " in f" {state['classes']} " and "".join(state["number"].split()) == "2/5", state  # metadata.rise
+    assert state["remote"] == [], state["remote"]
