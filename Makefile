@@ -9,6 +9,8 @@
 #                    a notebook edited since it was generated is kept unless FORCE=1 (which keeps a .bak)
 #   make slides      offline reveal.js slides in build/slides/ (open build/slides/index.html)
 #   make html        offline HTML pages in build/html/ (open build/html/index.html)
+# Students:
+#   make exercises   make student, then JupyterLab on student/ (your edits there are never overwritten)
 # All targets are idempotent: the install step reruns only when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
@@ -25,7 +27,7 @@ notebooks: export MNISTLIB_PROGRESS = 0
 # Notebooks draw inline; a backend inherited from the shell must not leak into the kernels.
 unexport MPLBACKEND
 
-.PHONY: course test notebooks bench install clean reset student slides html
+.PHONY: course test notebooks bench install clean reset student slides html exercises
 
 install: $(STAMP)
 
@@ -64,6 +66,9 @@ slides: $(STAMP)
 
 html: $(STAMP)
 	$(BIN)/python -m tools.static_pages html $(NB)
+
+exercises: student
+	$(BIN)/jupyter lab $(ROOT_FLAG) student/
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
