@@ -1,4 +1,4 @@
-"""Tests for mnistlib.checks: the reference solutions pass, every classic mistake is named, stubs fall back.
+"""Tests for exercises.checks: the reference solutions pass, every classic mistake is named, stubs fall back.
 
 The reference solutions are written as the notebooks write them (plain NumPy, ``struct`` and ``gzip``). Each planted
 mistake is the reference with one classic bug; its check must raise CheckError with the mistake's name in the
@@ -13,8 +13,8 @@ import struct
 import numpy as np
 import pytest
 
-from mnistlib import checks
-from mnistlib.checks import CheckError
+from exercises import checks
+from exercises.checks import CheckError
 from mnistlib.functions import sigmoid
 
 DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32, 0x0E: np.float64}

@@ -1,5 +1,5 @@
-"""Lint and format are part of the tests: `make test` fails on any ruff finding in mnistlib/, tests/ and
-benchmarks/ (configuration in pyproject.toml: line length 120; rules E, F, W, B, UP, SIM, C90)."""
+"""Lint and format are part of the tests: `make test` fails on any ruff finding in mnistlib/, exercises/,
+tests/, benchmarks/ and tools/ (configuration in pyproject.toml: line length 120; rules E, F, W, B, UP, SIM, C90)."""
 
 import shutil
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["mnistlib", "tests", "benchmarks", "tools"]
+PATHS = ["mnistlib", "exercises", "tests", "benchmarks", "tools"]
 
 
 def _ruff():
