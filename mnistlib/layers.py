@@ -13,14 +13,8 @@ import numpy as np
 from mnistlib._checks import as_labels
 from mnistlib.functions import _as_float, _shifted, sigmoid
 
-__all__ = [
-    "affine_forward",
-    "affine_backward",
-    "sigmoid_forward",
-    "sigmoid_backward",
-    "softmax_cross_entropy",
-    "sigmoid_cross_entropy",
-]
+__all__ = ["affine_forward", "affine_backward", "sigmoid_forward", "sigmoid_backward"]
+__all__ += ["softmax_cross_entropy", "sigmoid_cross_entropy"]
 
 
 def affine_forward(X, W, b):

@@ -18,17 +18,8 @@ from matplotlib.patches import FancyBboxPatch
 from mnistlib._checks import NUM_PIXELS, SIDE, as_images, as_labels, check_int
 from mnistlib.functions import confusion_matrix
 
-__all__ = [
-    "show_digits",
-    "plot_class_counts",
-    "plot_mean_images",
-    "plot_pixel_histogram",
-    "plot_history",
-    "plot_weight_templates",
-    "plot_confusion_matrix",
-    "draw_network",
-    "draw_graph",
-]
+__all__ = ["show_digits", "plot_class_counts", "plot_mean_images", "plot_pixel_histogram", "plot_history"]
+__all__ += ["plot_weight_templates", "plot_confusion_matrix", "draw_network", "draw_graph"]
 
 WRONG = "tab:red"
 
