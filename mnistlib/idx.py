@@ -68,10 +68,7 @@ class IDXError(ValueError):
 
 
 def read_idx(path_or_file: PathOrFile) -> np.ndarray:
-    """Read one IDX file (plain or gzipped) into a NumPy array.
-
-    Introduced in notebook 01_idx_files, where it turns ``train-images-idx3-ubyte.gz`` into the
-    ``(60000, 28, 28) uint8`` array of training digits.
+    """Read one IDX file (plain or gzipped) into a NumPy array (introduced in notebook 01_idx_files).
 
     Args:
         path_or_file: a path (str or PathLike), or a binary file object opened for reading (seekable or not,
@@ -85,9 +82,8 @@ def read_idx(path_or_file: PathOrFile) -> np.ndarray:
 
     Raises:
         IDXError: the content is not a valid IDX file (bad magic number, unknown type code, zero dimensions,
-            header or data cut short, bytes left over after the data, corrupt or truncated gzip data, empty file,
-            a shape NumPy cannot represent). Memory and time follow what the file really holds, whatever the
-            header claims.
+            header or data cut short, bytes left over, corrupt or truncated gzip data, empty file, a shape NumPy
+            cannot represent). Memory and time follow what the file really holds, whatever the header claims.
         OSError: the file cannot be opened or read (e.g. ``FileNotFoundError``).
     """
     with _opened(path_or_file) as (f, where):
@@ -116,18 +112,11 @@ def read_idx(path_or_file: PathOrFile) -> np.ndarray:
 
 
 def read_idx_header(path_or_file: PathOrFile) -> tuple[np.dtype, tuple[int, ...]]:
-    """Read only the header of an IDX file: what :func:`read_idx` would return, without reading the data.
+    """``(dtype, shape)`` of an IDX file, without reading its data (notebook 01_idx_files: 16 bytes, 47M pixels).
 
-    Introduced in notebook 01_idx_files, to look at the 16 bytes that describe 47 million pixels.
-
-    Args:
-        path_or_file: as for :func:`read_idx` (for a file object, the header bytes are consumed).
-
-    Returns:
-        (dtype, shape): dtype in native byte order (a value of :data:`IDX_DTYPES`) and shape a tuple of ints.
-
-    Raises:
-        IDXError: the header is malformed or cut short, or the gzip data holding it is corrupt.
+    ``path_or_file`` as for :func:`read_idx` (a file object is left somewhere past its header); dtype is a value of
+    :data:`IDX_DTYPES`, shape a tuple of ints. Raises IDXError when the header is malformed, cut short or in
+    corrupt gzip data.
     """
     with _opened(path_or_file) as (f, where):
         return _read_header(ContentReader(f, where, IDXError), where)
@@ -144,9 +133,7 @@ def _opened(path_or_file):
         named = isinstance(name, (str, bytes, os.PathLike))
         yield path_or_file, f"IDX file {os.fsdecode(name)!r}" if named else "IDX data"
     else:
-        raise TypeError(
-            f"read_idx expects a path (str or os.PathLike) or a binary file object, found {type(path_or_file).__name__}"
-        )
+        raise TypeError(f"read_idx expects a path or a binary file object, found {type(path_or_file).__name__}")
 
 
 def _read_header(reader: ContentReader, where: str) -> tuple[np.dtype, tuple[int, ...]]:
@@ -181,9 +168,7 @@ def _bytes(n: int) -> str:
 
 
 def write_idx(path: PathOrFile, array, *, compress: bool | None = None) -> None:
-    """Write an array as an IDX file: the inverse of :func:`read_idx`.
-
-    Introduced in notebook 01_idx_files (a round trip through a file is the simplest test of a reader).
+    """Write an array as an IDX file: the inverse of :func:`read_idx` (introduced in notebook 01_idx_files).
 
     Args:
         path: destination path (str or PathLike), or a binary file object opened for writing. A path is written
