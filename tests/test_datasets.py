@@ -11,7 +11,6 @@ import hashlib
 import http.server
 import json
 import os
-import shutil
 import socket
 import stat
 import threading
@@ -258,10 +257,10 @@ def test_cache_is_rebuilt_when_a_source_file_changes(tmp_path, monkeypatch):
     assert_written(load_mnist(directory), written)
 
 
-def test_touching_a_source_file_reverifies_it(tmp_path, shared_mnist, monkeypatch):
-    directory = link_mnist(tmp_path / "mnist", shared_mnist, GZ_FILES[:-1])
+def test_touching_a_source_file_reverifies_it(tmp_path, monkeypatch):
+    directory = tmp_path / "mnist"
+    write_fake_dataset(directory, monkeypatch, "mnist")
     copy = directory / GZ_FILES[-1]
-    shutil.copyfile(shared_mnist / GZ_FILES[-1], copy)  # a real file whose mtime this test may change
     fetch(data_dir=directory)
     stamp = (directory / ".cache" / "stamp.json").read_text()
     os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
@@ -273,14 +272,16 @@ def test_touching_a_source_file_reverifies_it(tmp_path, shared_mnist, monkeypatc
     assert (directory / ".cache" / "stamp.json").read_text() != stamp
 
 
-def test_a_file_replaced_after_caching_is_caught_not_served_from_the_cache(mnist_dir, shared_mnist):
-    load_mnist(mnist_dir)
-    labels = read_idx(shared_mnist / "t10k-labels-idx1-ubyte.gz")
+def test_a_file_replaced_after_caching_is_caught_not_served_from_the_cache(tmp_path, monkeypatch):
+    directory = tmp_path / "mnist"
+    written = write_fake_dataset(directory, monkeypatch, "mnist")
+    load_mnist(directory)
+    labels = written["t10k-labels-idx1-ubyte"]
     labels[0] = (labels[0] + 1) % 10
-    (mnist_dir / "t10k-labels-idx1-ubyte.gz").unlink()
-    write_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz", labels)
+    (directory / "t10k-labels-idx1-ubyte.gz").unlink()
+    write_idx(directory / "t10k-labels-idx1-ubyte.gz", labels)
     with pytest.raises(ChecksumError, match="t10k-labels-idx1-ubyte"):
-        load_mnist(mnist_dir)
+        load_mnist(directory)
 
 
 def test_damaged_cache_files_are_rebuilt(tmp_path, monkeypatch):
@@ -365,15 +366,14 @@ def test_no_writable_cache_folder_still_loads_with_a_warning(tmp_path, monkeypat
 # ---------------------------------------------------------------------------------------------------- finding files
 
 
-def test_env_var_names_a_parent_folder_with_one_subfolder_per_dataset(tmp_path, shared_mnist, monkeypatch):
+def test_env_var_names_a_parent_folder_with_one_subfolder_per_dataset(tmp_path, monkeypatch):
     parent = tmp_path / "datasets"
-    link_mnist(parent / "mnist", shared_mnist)
+    written = write_fake_dataset(parent / "mnist", monkeypatch, "mnist")
     monkeypatch.setenv("MNISTLIB_DATA_DIR", str(parent))
     assert default_data_dir() == parent / "mnist"
     assert default_data_dir("fashion-mnist") == parent / "fashion-mnist"
     assert fetch() == parent / "mnist"
-    train, _, _ = load_mnist(download=False)
-    assert train.X.shape == (60_000, 784)
+    assert_written(load_mnist(download=False), written)
     assert (parent / "mnist" / ".cache" / "stamp.json").is_file()
 
 
@@ -494,11 +494,13 @@ def test_a_file_announcing_another_shape_is_a_checksum_error(tmp_path, shared_mn
         assert word in str(info.value)
 
 
-def test_fetch_returns_the_folder_and_remembers_the_verification(mnist_dir, monkeypatch):
-    assert fetch(data_dir=mnist_dir) == mnist_dir
-    assert (mnist_dir / ".cache" / "stamp.json").is_file()
+def test_fetch_returns_the_folder_and_remembers_the_verification(tmp_path, monkeypatch):
+    directory = tmp_path / "mnist"
+    write_fake_dataset(directory, monkeypatch, "mnist")
+    assert fetch(data_dir=directory) == directory
+    assert (directory / ".cache" / "stamp.json").is_file()
     forbid(monkeypatch, "_checked_array")
-    assert fetch(data_dir=mnist_dir) == mnist_dir
+    assert fetch(data_dir=directory) == directory
 
 
 # ---------------------------------------------------------------------------------------------------- downloads
@@ -622,8 +624,11 @@ def test_every_bad_mirror_is_listed_in_one_download_error(mirror, tmp_path, monk
     assert files_in(directory) == set()  # no partial or temporary file left behind
 
 
-def test_files_already_present_are_not_downloaded_again(mirror, tmp_path, shared_mnist, monkeypatch):
-    directory = link_mnist(tmp_path / "mnist", shared_mnist, GZ_FILES[:3])
+def test_files_already_present_are_not_downloaded_again(small_mirror, tmp_path, monkeypatch):
+    mirror = small_mirror
+    directory = tmp_path / "mnist"
+    write_fake_dataset(directory, monkeypatch, "mnist")
+    (directory / GZ_FILES[3]).unlink()
     monkeypatch.setenv("MNISTLIB_MIRRORS", f"{mirror.url}/good/")
     fetch(data_dir=directory, progress=False)
     assert mirror.requests == [f"/good/{GZ_FILES[3]}"]
