@@ -143,7 +143,9 @@ def test_build_writes_a_page_per_notebook_and_an_index(built, kind):
     for path in SOURCES:
         title, description = describe(nbformat.read(path, as_version=4), path)
         assert f'href="{path.stem}{KINDS[kind]}"' in index
-        assert description, f"{path.name}: no one-line description for the index"
+        assert description, (
+            f"{path.name}: no description for the index: python -m tools.notebook_metadata --description"
+        )
     assert "A sample notebook for the build tools" in index
     assert "Two exercises, one equation and slide metadata" in index
 
