@@ -402,6 +402,7 @@ def test_7_faulty_mirrors_do_not_stop_the_good_one(tmp_path, monkeypatch, fake, 
     assert_loads(tmp_path / "data", arrays)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_7_part_files_of_a_killed_download_are_removed_later(tmp_path, monkeypatch, faulty_mirror):
     directory = tmp_path / "data"
     directory.mkdir()
