@@ -185,10 +185,13 @@ def test_student_notebook_runs_with_the_stubs(student_dir, name):
     client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(student_dir)}}
     )
+    error = None
     try:
         client.execute()
-    except CellExecutionError as err:  # the cell and its traceback, without the terminal colours
-        pytest.fail(f"{name} stopped with an error:\n{ANSI_COLOURS.sub('', str(err))}", pytrace=False)
+    except CellExecutionError as err:
+        error = ANSI_COLOURS.sub("", str(err))  # the cell and its traceback, without the terminal colours
+    if error is not None:
+        pytest.fail(f"{name} stopped with an error:\n{error}", pytrace=False)
     for index, cell in enumerate(nb.cells):
         if is_check(cell):
             text = "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
