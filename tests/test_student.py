@@ -2,7 +2,8 @@
 
 One generation per test session, into a temporary folder that stands for ``student/``, of every course notebook
 and of ``tests/fixtures/sample_exercises.ipynb`` (two exercises in the CONTRIBUTING.md format, so that the
-pipeline is tested whatever the course notebooks contain today). Then, per notebook:
+pipeline is tested whatever the course notebooks contain today), from a snapshot taken at the start (the
+comparisons see the notebooks nbgrader saw, even while someone edits them). Then, per notebook:
 
 - no solution text leaks and no marker or output remains;
 - every cell is the source cell with each solution region replaced by nbgrader's stub, and nothing else changed
@@ -83,17 +84,27 @@ def everything_visible(nb) -> str:
 
 
 @pytest.fixture(scope="session")
-def student_dir(tmp_path_factory):
+def snapshot(tmp_path_factory):
+    """A copy of the sources (notebooks/ and the fixture), so that every test sees the notebooks nbgrader saw."""
+    folder = tmp_path_factory.mktemp("sources") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy2(FIXTURE, folder / FIXTURE.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def student_dir(tmp_path_factory, snapshot):
     """The student version of every source notebook, generated once (nbgrader takes ~10 s)."""
     out = tmp_path_factory.mktemp("student")
-    report = generate(SOURCES, out)
+    report = generate([snapshot / name for name in NAMES], out)
     assert all(status == "written" for status in report.values()), report
     return out
 
 
-def _pair(student_dir, name):
-    source = nbformat.read(SOURCES[NAMES.index(name)], as_version=4)
-    return source, nbformat.read(student_dir / name, as_version=4)
+@pytest.fixture
+def pair(student_dir, snapshot):
+    """``pair(name) -> (source, student)`` notebooks."""
+    return lambda name: tuple(nbformat.read(folder / name, as_version=4) for folder in (snapshot, student_dir))
 
 
 def test_fixture_has_exercises():
@@ -105,12 +116,12 @@ def test_fixture_has_exercises():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_no_solution_text_in_student_version(student_dir, name):
+def test_no_solution_text_in_student_version(pair, name):
     """No line of a solution, no marker, no output reaches the student.
 
     A solution line may appear in the student version only as often as it appears outside the solution
     regions of the source (``return grads`` in a later, visible cell is not a leak)."""
-    source, student = _pair(student_dir, name)
+    source, student = pair(name)
     visible = everything_visible(student)
     assert "BEGIN SOLUTION" not in visible and "END SOLUTION" not in visible
     allowed = "\n".join(with_stubs(cell.source) for cell in source.cells)
@@ -128,9 +139,9 @@ def test_no_solution_text_in_student_version(student_dir, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_student_cells_are_the_source_with_stubs(student_dir, name):
+def test_student_cells_are_the_source_with_stubs(pair, name):
     """Cell by cell: same type, id and slide metadata; the source with stubs for the solutions; locked checks."""
-    source, student = _pair(student_dir, name)
+    source, student = pair(name)
     assert [c.cell_type for c in student.cells] == [c.cell_type for c in source.cells]
     for index, (ours, theirs) in enumerate(zip(source.cells, student.cells, strict=True)):
         where = f"{name}, cell {index}"
