@@ -301,6 +301,13 @@ return errors;
 """
 
 
+_PROGRESS_JS = """
+const busy = ok.content.widgets.map((c, i) => [i, c.node.querySelector('.jp-InputPrompt')])
+  .filter(([i, prompt]) => prompt && prompt.textContent.includes('*')).map(([i]) => i);
+return [busy.length ? busy[0] : null, busy.length, ok.content.widgets.length];
+"""
+
+
 class NotebookPage:
     """The notebook ``path`` open in ``driver``'s JupyterLab tab."""
 
@@ -313,15 +320,21 @@ class NotebookPage:
         return self.driver.execute_script(_PANEL_JS + body, self.path, *args)
 
     def wait_for(self, condition, timeout, what, poll=0.5):
-        """Poll ``condition()`` until it is truthy; fail after ``timeout`` seconds saying what was awaited."""
+        """Poll ``condition()`` until it is truthy and return its value; fail after ``timeout`` seconds saying what
+        was awaited (``what``: a string, or a function returning one, called only then)."""
         deadline = time.monotonic() + timeout
         while True:
             value = condition()
             if value:
                 return value
             if time.monotonic() > deadline:
-                pytest.fail(f"waited {timeout} s for {what}", pytrace=False)
+                pytest.fail(f"waited {timeout} s for {what() if callable(what) else what}", pytrace=False)
             time.sleep(poll)
+
+    def progress(self):
+        """Which cell runs and how many wait, e.g. 'cell 23 of 54 running, 30 cells waiting' (for timeout messages)."""
+        running, busy, total = self.js(_PROGRESS_JS)
+        return f"cell {running} of {total} running, {max(busy - 1, 0)} cells waiting" if busy else "no cell running"
 
     def kernel_status(self):
         return self.js(
@@ -359,7 +372,7 @@ class NotebookPage:
         done = self.wait_for(
             lambda: self.driver.execute_script("return window.__runAll.done && window.__runAll;"),
             timeout,
-            f"Run All of {self.path} to finish",
+            lambda: f"Run All of {self.path} to finish ({self.progress()})",
             poll=2,
         )
         self.wait_for(lambda: self.kernel_status() == "idle", 60, "the kernel to become idle after Run All")

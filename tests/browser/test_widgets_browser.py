@@ -76,10 +76,12 @@ def text_after(page, element, previous, what):
     """Wait until ``element``'s text differs from ``previous`` and stays the same for a second; return it."""
     page.wait_for(lambda: element.text != previous, REACTION_TIMEOUT, what)
     last = None
-    while (text := element.text) != last:
+    for _ in range(60):
+        if (text := element.text) == last:
+            break
         last = text
         time.sleep(1)
-    return text
+    return last
 
 
 @pytest.fixture(scope="module")
