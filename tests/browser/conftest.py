@@ -214,6 +214,7 @@ class JupyterLab:
             "JUPYTER_RUNTIME_DIR": workdir / "runtime",
             "IPYTHONDIR": home / ".ipython",
         }
+        self.runtime_dir = dirs["JUPYTER_RUNTIME_DIR"]
         for folder in dirs.values():
             folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **{name: str(path) for name, path in dirs.items()}, "JUPYTER_PLATFORM_DIRS": "1"}
@@ -256,7 +257,7 @@ class JupyterLab:
         return page
 
     def stop(self):
-        """SIGTERM (the server shuts its kernels down), then SIGKILL to the server's process group if it hangs."""
+        """SIGTERM (the server shuts its kernels down), SIGKILL if it hangs; then any kernel of this server left."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -264,8 +265,18 @@ class JupyterLab:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # kernels the server did not stop share its process group
-            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in self._kernel_pids():  # kernels run in sessions of their own; theirs name our runtime folder
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _kernel_pids(self):
+        marker = str(self.runtime_dir).encode()
+        pids = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                if marker in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+        return pids
 
 
 @pytest.fixture(scope="module")
