@@ -94,20 +94,21 @@ def notebook(jupyterlab, driver, screenshot):
     return page
 
 
-def output_of(notebook, name):
-    """The output (``.jp-OutputArea-output``) holding widget ``name``, scrolled into view."""
-    return notebook.output(WIDGETS[name][0]).find_element(By.CSS_SELECTOR, ".jp-OutputArea-output")
-
-
 def widget_root(notebook, name):
-    """The widget's outermost element, once it is drawn."""
-    output = output_of(notebook, name)
+    """The widget's outermost element, once it is drawn in the output of its cell."""
+    area = notebook.output(WIDGETS[name][0])
     selectors = [WIDGETS[name][1], ROOT_FALLBACK]
     return notebook.wait_for(
-        lambda: output.find_elements(By.CSS_SELECTOR, ", ".join(selectors)),
+        lambda: area.find_elements(By.CSS_SELECTOR, ", ".join(selectors)),
         REACTION_TIMEOUT,
         f"the {name} widget to be drawn",
     )[0]
+
+
+def output_of(notebook, name):
+    """The output (``.jp-OutputArea-output``) that holds widget ``name``: the width the widget has to fit in."""
+    root = widget_root(notebook, name)
+    return root.parent.execute_script("return arguments[0].closest('.jp-OutputArea-output');", root)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -118,10 +119,10 @@ def widget_root(notebook, name):
 @pytest.mark.parametrize("name", list(WIDGETS))
 def test_widget_renders(notebook, screenshot, name):
     root = widget_root(notebook, name)
-    output = output_of(notebook, name)
-    assert "Error displaying widget" not in output.text
+    area = notebook.output(WIDGETS[name][0])
+    assert "Error displaying widget" not in area.text
     # A drawn widget replaces its text/plain repr; the repr showing means the widget manager did not draw it.
-    fallback = output.find_elements(By.CSS_SELECTOR, ".jp-RenderedText")
+    fallback = area.find_elements(By.CSS_SELECTOR, ".jp-RenderedText[data-mime-type='text/plain']")
     assert not fallback, f"the {name} cell shows text instead of the widget: {fallback[0].text[:200]!r}"
     assert root.is_displayed() and rect(root)[3] > 50, f"the {name} widget is not visible: rect {rect(root)}"
     screenshot(f"page_{name}", scroll_to=root)
