@@ -35,7 +35,7 @@ NAMES = [path.name for path in SOURCES]
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 NOT_DONE = "not done yet"
-CELL_TIMEOUT = 600  # seconds, as `make notebooks`
+CELL_TIMEOUT = 2000  # seconds per cell, nbval's default (a loaded machine trains slowly; this only catches hangs)
 ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
