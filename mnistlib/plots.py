@@ -156,21 +156,8 @@ def plot_history(history, *, compare=None, fig=None, title="Training history"):
         fig = plt.figure(figsize=(12 if show_lr else 9, 3.6), layout="constrained")
     axes = fig.subplots(1, 3 if show_lr else 2)
     for h, style, tag in [(history, "-", ""), (compare, "--", " (previous run)")]:
-        if h is None:
-            continue
-        for ax, (train, val, scale) in zip(axes, [("loss", "val_loss", 1), ("train_acc", "val_acc", 100)]):
-            for key, color, what in [(train, "tab:blue", "train"), (val, "tab:orange", "validation")]:
-                values = scale * np.asarray(getattr(h, key), dtype=float)
-                if values.size:
-                    ax.plot(
-                        np.arange(1, values.size + 1),
-                        values,
-                        style,
-                        color=color,
-                        label=what + tag,
-                        marker="o" if values.size <= 40 and not tag else None,
-                        markersize=3,
-                    )
+        for ax, keys, scale in zip(axes, [("loss", "val_loss"), ("train_acc", "val_acc")], (1, 100), strict=False):
+            _curves(ax, h, keys, scale, style, tag)
     if history.val_acc:
         best = int(np.argmax(history.val_acc))
         axes[1].set_title(f"Accuracy (best validation {100 * history.val_acc[best]:.2f}% at epoch {best + 1})")
@@ -191,6 +178,15 @@ def plot_history(history, *, compare=None, fig=None, title="Training history"):
     return fig
 
 
+def _curves(ax, history, keys, scale, style, tag):
+    """The training and validation curves of one quantity (e.g. loss and val_loss) of a History, if any."""
+    for key, color, what in zip(keys, ("tab:blue", "tab:orange"), ("train", "validation"), strict=True):
+        values = scale * np.asarray(getattr(history, key, []) if history is not None else [], dtype=float)
+        marker = "o" if values.size <= 40 and not tag else None
+        if values.size:
+            ax.plot(np.arange(1, values.size + 1), values, style, color=color, label=what + tag, marker=marker, ms=3)
+
+
 def plot_weight_templates(W, *, ncols=5, fig=None, title="Weights of each class as an image"):
     """Each class's weight vector as a 28x28 image on one diverging colour scale centred at 0.
 
@@ -205,11 +201,12 @@ def plot_weight_templates(W, *, ncols=5, fig=None, title="Weights of each class 
         raise ValueError(f"plot_weight_templates: W must have shape (784, C) or (784,); found {W.shape}.{hint}")
     limit = float(np.percentile(np.abs(W), 99)) or 1.0
     single = W.shape[1] == 1
-    fig, axes = _image_grid(fig, W.shape[1], ncols, (1.6, 1.7), extra=0.9)
+    fig, axes = _image_grid(fig, W.shape[1], ncols, (4.5, 3.2) if single else (1.6, 1.7), extra=0 if single else 0.9)
     for k, ax in enumerate(axes):
         image = ax.imshow(W[:, k].reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title("weights" if single else f"class {k}", fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.8, extend="both", label="weight (red: for the class, blue: against)")
+    label = "weight (red: for, blue: against)" if single else "weight (red: for the class, blue: against)"
+    fig.colorbar(image, ax=axes, shrink=0.8, extend="both", label=label)
     fig.suptitle(title)
     return fig
 
@@ -330,7 +327,7 @@ def draw_graph(graph, *, no_grad=(), ax=None, title="Forward (black): values; ba
     for name, parents, _ in graph:  # inputs: in the column before the first operation that uses them
         if not parents:
             column[name] = min(column[child] for child, ps, _ in graph if name in ps) - 1
-    for name, parents, _ in sorted(graph, key=lambda node: not node[1]):  # operations take the top row
+    for name, _parents, _ in sorted(graph, key=lambda node: not node[1]):  # operations take the top row
         pos[name] = (2.2 * column[name], -1.0 * row.get(column[name], 0))
         row[column[name]] = row.get(column[name], 0) + 1
     fig, ax = _axes(ax, (2.2 * max(column.values()) + 2.6, 1.0 * max(row.values()) + 1.0))
