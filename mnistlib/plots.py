@@ -250,7 +250,7 @@ def plot_confusion_matrix(y_true, y_pred, *, num_classes=10, ax=None, title="Con
     return fig
 
 
-def draw_network(sizes, *, params=None, values=None, max_units=10, ax=None, title=None):
+def draw_network(sizes, *, params=None, values=None, max_units=6, ax=None, title=None):
     """A layered network diagram: one column of units per entry of ``sizes`` (e.g. [784, 100, 10]).
 
     Layers wider than ``max_units`` show their first and last units around a "...". params: optional dict
@@ -294,7 +294,7 @@ def draw_network(sizes, *, params=None, values=None, max_units=10, ax=None, titl
         ax.text(
             2.6 * layer,
             -max(len(u) for u in pos) / 2 - 0.4,
-            f"{sizes[layer]:,} {kind}",
+            f"{sizes[layer]:,}\n{kind}",
             ha="center",
             va="top",
             fontsize=9,

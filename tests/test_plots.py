@@ -157,7 +157,7 @@ def test_plot_confusion_matrix_colours_errors_only_and_annotates_every_cell():
 def test_draw_network_units_and_weights():
     fig = plots.draw_network([784, 100, 10])
     circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
-    assert len(circles) == 5 + 5 + 10  # wide layers show their first three and last two units around a "..."
+    assert len(circles) == 5 + 5 + 5  # layers wider than 6 show their first three and last two units around "..."
     assert "Network 784-100-10" == fig.axes[0].get_title()
     params = {"W1": np.arange(6.0).reshape(3, 2), "W2": np.ones((2, 2))}
     fig = plots.draw_network([3, 2, 2], params=params, values=[[1, 2, 3], [0.5, 0.25], [0.1, 0.9]])
