@@ -45,7 +45,7 @@ from mnistlib.models import MLP
 from mnistlib.train import cosine_schedule, fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FILES, REPO, default_data_dir, has_files  # noqa: E402
+from _common import default_data_dir, has_files  # noqa: E402
 
 TARGET = 0.98
 TIME_LIMIT = 60.0
@@ -53,7 +53,6 @@ TARGET_SECONDS = 7.0  # issue 9: 98.0% within 7 s of training on a quiet 2-core 
 
 # The recipe of notebook 06 (chosen there on the validation split; keep in sync with the notebook).
 RECIPE = dict(hidden_size=300, num_epochs=40, batch_size=100, lr=0.2, momentum=0.9, weight_decay=2e-5)
-
 
 
 class EpochClock:
@@ -68,15 +67,20 @@ class EpochClock:
 
     def __call__(self, epoch):
         if epoch != len(self.marks):
-            raise RuntimeError(f"bench_accuracy: fit asked for the learning rate of epoch {epoch} after "
-                               f"{len(self.marks)} calls; this benchmark needs exactly one call at the start of "
-                               f"each epoch, in order (did fit's use of lr_schedule change?).")
+            raise RuntimeError(
+                f"bench_accuracy: fit asked for the learning rate of epoch {epoch} after "
+                f"{len(self.marks)} calls; this benchmark needs exactly one call at the start of "
+                f"each epoch, in order (did fit's use of lr_schedule change?)."
+            )
         self.snapshot()
-        if epoch > 0 and all(np.array_equal(a, b) for a, b in zip(self.snapshots[-1].values(),
-                                                                      self.snapshots[-2].values())):
-            raise RuntimeError("bench_accuracy: the parameters did not change between two calls of lr_schedule; "
-                               "fit no longer calls it once per epoch during training, so the per-epoch "
-                               "snapshots would be wrong.")
+        if epoch > 0 and all(
+            np.array_equal(a, b) for a, b in zip(self.snapshots[-1].values(), self.snapshots[-2].values(), strict=False)
+        ):
+            raise RuntimeError(
+                "bench_accuracy: the parameters did not change between two calls of lr_schedule; "
+                "fit no longer calls it once per epoch during training, so the per-epoch "
+                "snapshots would be wrong."
+            )
         return self.cosine(epoch)
 
     def snapshot(self):
@@ -102,9 +106,19 @@ def run(data_dir: Path, seed: int, target: float, time_limit: float) -> dict:
     clock = EpochClock(model, r["num_epochs"])
 
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    history = fit(model, train.X, train.y, rng=rng, num_epochs=r["num_epochs"], batch_size=r["batch_size"],
-                  lr=r["lr"], lr_schedule=clock, momentum=r["momentum"], weight_decay=r["weight_decay"],
-                  progress=False)
+    history = fit(
+        model,
+        train.X,
+        train.y,
+        rng=rng,
+        num_epochs=r["num_epochs"],
+        batch_size=r["batch_size"],
+        lr=r["lr"],
+        lr_schedule=clock,
+        momentum=r["momentum"],
+        weight_decay=r["weight_decay"],
+        progress=False,
+    )
     clock.snapshot()  # the state after the last epoch, and the end of training on both clocks
     total_wall = clock.marks[-1][0] - start_wall
     total_cpu = clock.marks[-1][1] - start_cpu
@@ -113,25 +127,31 @@ def run(data_dir: Path, seed: int, target: float, time_limit: float) -> dict:
     rows = []
     for epoch in range(history.num_epochs):
         (w0, c0), (w1, c1) = clock.marks[epoch], clock.marks[epoch + 1]
-        rows.append(dict(
-            epoch=epoch + 1,
-            lr=history.lr[epoch],
-            loss=history.loss[epoch],
-            train_acc=history.train_acc[epoch],
-            test_acc=accuracy_of(clock.snapshots[epoch + 1], sizes, test.X, test.y),
-            wall=w1 - w0,
-            cpu=c1 - c0,
-            elapsed=w1 - start_wall,  # includes fit's set-up before the first epoch
-            elapsed_cpu=c1 - start_cpu,
-        ))
+        rows.append(
+            dict(
+                epoch=epoch + 1,
+                lr=history.lr[epoch],
+                loss=history.loss[epoch],
+                train_acc=history.train_acc[epoch],
+                test_acc=accuracy_of(clock.snapshots[epoch + 1], sizes, test.X, test.y),
+                wall=w1 - w0,
+                cpu=c1 - c0,
+                elapsed=w1 - start_wall,  # includes fit's set-up before the first epoch
+                elapsed_cpu=c1 - start_cpu,
+            )
+        )
 
     reached = next((row for row in rows if row["test_acc"] >= target), None)
-    print(f"{'epoch':>5} {'lr':>8} {'loss':>8} {'train acc':>9} {'test acc':>8} {'wall s':>7} {'cpu s':>7} "
-          f"{'elapsed s':>9}")
+    print(
+        f"{'epoch':>5} {'lr':>8} {'loss':>8} {'train acc':>9} {'test acc':>8} {'wall s':>7} {'cpu s':>7} "
+        f"{'elapsed s':>9}"
+    )
     for row in rows:
         mark = f"  <- first epoch >= {100 * target:.1f}%" if row is reached else ""
-        print(f"{row['epoch']:>5} {row['lr']:>8.4f} {row['loss']:>8.4f} {100 * row['train_acc']:>8.2f}% "
-              f"{100 * row['test_acc']:>7.2f}% {row['wall']:>7.2f} {row['cpu']:>7.2f} {row['elapsed']:>9.2f}{mark}")
+        print(
+            f"{row['epoch']:>5} {row['lr']:>8.4f} {row['loss']:>8.4f} {100 * row['train_acc']:>8.2f}% "
+            f"{100 * row['test_acc']:>7.2f}% {row['wall']:>7.2f} {row['cpu']:>7.2f} {row['elapsed']:>9.2f}{mark}"
+        )
 
     within = [row for row in rows if row["elapsed"] <= time_limit]
     return {
@@ -158,42 +178,61 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the np.random.Generator (init and shuffling)")
     parser.add_argument("--target", type=float, default=TARGET, help="test accuracy to reach, as a fraction")
     parser.add_argument("--time-limit", type=float, default=TIME_LIMIT, help="training seconds allowed")
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if the target is not reached within the time limit or the final accuracy "
-                             "is below it")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the target is not reached within the time limit or the final accuracy is below it",
+    )
     args = parser.parse_args(argv)
 
     data_dir = (args.data_dir or default_data_dir()).resolve()
     if not has_files(data_dir):
-        print(f"bench_accuracy: the four MNIST .gz files were not found in {data_dir} (use --data-dir)",
-              file=sys.stderr)
+        print(
+            f"bench_accuracy: the four MNIST .gz files were not found in {data_dir} (use --data-dir)", file=sys.stderr
+        )
         return 2
     threads = {key: os.environ.get(key) for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     r = RECIPE
-    print(f"data: {data_dir}\n"
-          f"recipe: MLP 784-{r['hidden_size']}-10 (sigmoid), {r['num_epochs']} epochs, batch {r['batch_size']}, "
-          f"lr {r['lr']} cosine to 0, momentum {r['momentum']}, weight decay {r['weight_decay']}, seed {args.seed}; "
-          f"trained on all 60,000 training images (train + validation)\n"
-          f"BLAS threads: {threads}; cpus: {os.cpu_count()}; load average: "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"data: {data_dir}\n"
+        f"recipe: MLP 784-{r['hidden_size']}-10 (sigmoid), {r['num_epochs']} epochs, batch {r['batch_size']}, "
+        f"lr {r['lr']} cosine to 0, momentum {r['momentum']}, weight decay {r['weight_decay']}, seed {args.seed}; "
+        f"trained on all 60,000 training images (train + validation)\n"
+        f"BLAS threads: {threads}; cpus: {os.cpu_count()}; load average: "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
     result = {"benchmark": "accuracy", "data_dir": str(data_dir), **RECIPE}
     result.update(run(data_dir, args.seed, args.target, args.time_limit))
     if result["seconds_to_target"] is None:
-        print(f"target {100 * args.target:.1f}% NOT reached; test accuracy after {args.time_limit:.0f} s: "
-              f"{result['acc_at_time_limit']}")
+        print(
+            f"target {100 * args.target:.1f}% NOT reached; test accuracy after {args.time_limit:.0f} s: "
+            f"{result['acc_at_time_limit']}"
+        )
     else:
-        print(f"target {100 * args.target:.1f}% reached after {result['seconds_to_target']:.1f} s "
-              f"(CPU {result['cpu_seconds_to_target']:.1f} s, epoch {result['epochs_to_target']}; "
-              f"target <= {TARGET_SECONDS:.0f} s on a quiet machine)")
-    print(f"final test accuracy {100 * result['final_test_acc']:.2f}% after {result['train_seconds']:.1f} s of "
-          f"training (CPU {result['train_cpu_seconds']:.1f} s; median epoch {result['median_epoch_s']:.2f} s wall, "
-          f"{result['median_epoch_cpu_s']:.2f} s CPU)")
-    result.update(threads=threads, load_average=[round(x, 2) for x in os.getloadavg()],
-                  python=platform.python_version(), numpy=np.__version__)
+        print(
+            f"target {100 * args.target:.1f}% reached after {result['seconds_to_target']:.1f} s "
+            f"(CPU {result['cpu_seconds_to_target']:.1f} s, epoch {result['epochs_to_target']}; "
+            f"target <= {TARGET_SECONDS:.0f} s on a quiet machine)"
+        )
+    print(
+        f"final test accuracy {100 * result['final_test_acc']:.2f}% after {result['train_seconds']:.1f} s of "
+        f"training (CPU {result['train_cpu_seconds']:.1f} s; median epoch {result['median_epoch_s']:.2f} s wall, "
+        f"{result['median_epoch_cpu_s']:.2f} s CPU)"
+    )
+    result.update(
+        threads=threads,
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        python=platform.python_version(),
+        numpy=np.__version__,
+    )
     print(json.dumps(result))
-    missed = (result["seconds_to_target"] is None or result["seconds_to_target"] > TARGET_SECONDS
-              or result["final_test_acc"] < args.target or result["train_seconds"] > args.time_limit)
+    missed = (
+        result["seconds_to_target"] is None
+        or result["seconds_to_target"] > TARGET_SECONDS
+        or result["final_test_acc"] < args.target
+        or result["train_seconds"] > args.time_limit
+    )
     return 1 if args.check and missed else 0
 
 

@@ -52,7 +52,7 @@ def plain_epoch(params, X, y, rng, lr=LR, batch_size=BATCH_SIZE):
     order = rng.permutation(len(X))
     total = 0.0
     for start in range(0, len(X), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         x, t, n = X[idx], y[idx], len(idx)
         a1 = 1 / (1 + np.exp(-(x @ W1 + b1)))
         z2 = a1 @ W2 + b2
@@ -92,8 +92,8 @@ def run(data_dir, epochs):
                 fit(model, train.X, train.y, rng=rng_fit, num_epochs=1, batch_size=BATCH_SIZE, lr=LR, progress=False)
             times[side].append((time.perf_counter() - wall, time.process_time() - cpu))
         print(f"epoch {epoch + 1:2d}: plain {times['plain'][-1][0]:.3f} s, fit {times['fit'][-1][0]:.3f} s wall")
-    ratios = [f[0] / p[0] for f, p in zip(times["fit"], times["plain"])]
-    cpu_ratios = [f[1] / p[1] for f, p in zip(times["fit"], times["plain"])]
+    ratios = [f[0] / p[0] for f, p in zip(times["fit"], times["plain"], strict=False)]
+    cpu_ratios = [f[1] / p[1] for f, p in zip(times["fit"], times["plain"], strict=False)]
     return {
         "epochs": epochs,
         "plain_s_per_epoch": round(statistics.median(t[0] for t in times["plain"]), 4),
@@ -119,11 +119,15 @@ def main(argv=None):
         print(f"bench_train: the four MNIST .gz files were not found in {data_dir} (use --data-dir)", file=sys.stderr)
         return 2
     threads = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    print(f"MLP {SIZES}, batch {BATCH_SIZE}, lr {LR}, float32; BLAS threads {threads}; load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"MLP {SIZES}, batch {BATCH_SIZE}, lr {LR}, float32; BLAS threads {threads}; load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     result = {"benchmark": "train", **run(data_dir, args.epochs), "threads": threads}
-    print(f"plain {result['plain_s_per_epoch']:.3f} s/epoch, fit {result['fit_s_per_epoch']:.3f} s/epoch (medians); "
-          f"fit / plain = {result['ratio']:.3f} (CPU time {result['cpu_ratio']:.3f}; target <= {TARGET_RATIO})")
+    print(
+        f"plain {result['plain_s_per_epoch']:.3f} s/epoch, fit {result['fit_s_per_epoch']:.3f} s/epoch (medians); "
+        f"fit / plain = {result['ratio']:.3f} (CPU time {result['cpu_ratio']:.3f}; target <= {TARGET_RATIO})"
+    )
     print(f"test accuracy: plain {100 * result['plain_test_acc']:.2f}%, fit {100 * result['fit_test_acc']:.2f}%")
     print(json.dumps(result))
     gap = abs(result["plain_test_acc"] - result["fit_test_acc"])

@@ -5,6 +5,7 @@ import numpy as np
 
 SMOOTH = 1e-7  # relative-error threshold for smooth functions in float64 (cs231n notes)
 
+
 def numerical_gradient(f, x, h=2e-3):
     """Gradient of the scalar f() with respect to every entry of the float64 array x (x is restored after).
 

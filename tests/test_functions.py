@@ -349,8 +349,14 @@ def test_sigmoid_relative_error_below_1e6_wherever_the_result_is_normal(dtype):
     """The requirement of issue 9: float32(-20) is 2.06e-9, a normal float32, not 0 (the tanh form gave 0)."""
     info = np.finfo(dtype)
     lowest = float(np.log(info.tiny)) + 1  # below it the true value is subnormal (about -86 or -707)
-    z = np.concatenate([np.linspace(lowest, 0, 200_001), np.linspace(0, 40, 20_001),
-                        -np.geomspace(1e-8, -lowest, 2000), np.geomspace(1e-8, 40, 2000)]).astype(dtype)
+    z = np.concatenate(
+        [
+            np.linspace(lowest, 0, 200_001),
+            np.linspace(0, 40, 20_001),
+            -np.geomspace(1e-8, -lowest, 2000),
+            np.geomspace(1e-8, 40, 2000),
+        ]
+    ).astype(dtype)
     exact = np.array([1 / (1 + mpmath_exp(-float(v))) for v in z[::97]])  # exact reference on a subsample
     got = sigmoid(z)
     # float64 reference for every point, checked against the high-precision one on the subsample

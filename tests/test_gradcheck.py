@@ -62,8 +62,11 @@ def test_numerical_gradient_of_0d_array():
 
 
 @settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
-                  elements=st.floats(-3, 3, allow_nan=False)))
+@given(
+    hnp.arrays(
+        np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=st.floats(-3, 3, allow_nan=False)
+    )
+)
 def test_numerical_gradient_of_cubic_any_shape(x):
     original = x.copy()
     numeric = numerical_gradient(lambda: float(np.sum(x**3)), x)
@@ -146,7 +149,7 @@ def test_float32_numerical_gradients_are_much_less_accurate():
     _, grads = model64.loss_and_grads(X, y)
     err = {}
     for model in (model64, model32):
-        numeric = numerical_gradient(lambda: model.loss_and_grads(X, y)[0], model.params["W2"])
+        numeric = numerical_gradient(lambda m=model: m.loss_and_grads(X, y)[0], model.params["W2"])
         err[model.dtype] = relative_error(grads["W2"], numeric)
     assert err[np.dtype(np.float64)] < THRESHOLDS["smooth"]
     assert err[np.dtype(np.float32)] > 100 * THRESHOLDS["kinks"]  # worse than the loosest threshold, by far
@@ -329,7 +332,8 @@ def test_plain_cs231n_floor_is_too_strict_for_deep_nets():
     report = check_model(model, X, y, rng=np.random.default_rng(0), num_samples=40)
     assert report.passed, str(report)
     assert report.resolution == pytest.approx(
-        gradcheck.RESOLUTION_ULPS * np.finfo(np.float64).eps * abs(model.loss_and_grads(X, y)[0]) / 1e-5, rel=1e-3)
+        gradcheck.RESOLUTION_ULPS * np.finfo(np.float64).eps * abs(model.loss_and_grads(X, y)[0]) / 1e-5, rel=1e-3
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -340,13 +344,13 @@ def _sigmoid(Z):
 
 
 def _forward(params, X):
-    """Pre-activations zs[l-1] and activations acts[l] of layers l = 1..L (acts[0] = X, acts[L] = logits)."""
+    """Pre-activations zs[l-1] and activations acts[l] of the layers l = 1..L (acts[0] = X, acts[L] = logits)."""
     L = len(params) // 2
     zs, acts = [], [X]
-    for l in range(1, L + 1):
-        Z = acts[-1] @ params[f"W{l}"] + params[f"b{l}"]
+    for layer in range(1, L + 1):
+        Z = acts[-1] @ params[f"W{layer}"] + params[f"b{layer}"]
         zs.append(Z)
-        acts.append(_sigmoid(Z) if l < L else Z)
+        acts.append(_sigmoid(Z) if layer < L else Z)
     return zs, acts
 
 
@@ -370,12 +374,12 @@ def reference_backprop(params, X, y):
     L = len(zs)
     delta = _dlogits(acts[-1], y)
     grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = acts[l - 1].T @ delta
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 1:
-            dA = delta @ params[f"W{l}"].T
-            s = _sigmoid(zs[l - 2])  # layer l-1's own pre-activation
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = acts[layer - 1].T @ delta
+        grads[f"b{layer}"] = delta.sum(axis=0)
+        if layer > 1:
+            dA = delta @ params[f"W{layer}"].T
+            s = _sigmoid(zs[layer - 2])  # the own pre-activation of layer - 1
             delta = dA * s * (1 - s)
     return grads
 
@@ -386,12 +390,12 @@ def backprop_wrong_transpose(params, X, y):
     L = len(zs)
     delta = _dlogits(acts[-1], y)
     grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = acts[l - 1].T @ delta
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 1:
-            dA = delta @ params[f"W{l}"]  # BUG: missing .T
-            s = _sigmoid(zs[l - 2])
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = acts[layer - 1].T @ delta
+        grads[f"b{layer}"] = delta.sum(axis=0)
+        if layer > 1:
+            dA = delta @ params[f"W{layer}"]  # BUG: missing .T
+            s = _sigmoid(zs[layer - 2])
             delta = dA * s * (1 - s)
     return grads
 
@@ -402,26 +406,26 @@ def backprop_missing_sigmoid_derivative(params, X, y):
     L = len(zs)
     delta = _dlogits(acts[-1], y)
     grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = acts[l - 1].T @ delta
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 1:
-            delta = delta @ params[f"W{l}"].T  # BUG: no "* s * (1 - s)"
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = acts[layer - 1].T @ delta
+        grads[f"b{layer}"] = delta.sum(axis=0)
+        if layer > 1:
+            delta = delta @ params[f"W{layer}"].T  # BUG: no "* s * (1 - s)"
     return grads
 
 
 def backprop_wrong_layer_preactivation(params, X, y):
-    """Bug (Nielsen-style indexing): the sigmoid derivative is taken at layer l's z instead of layer l-1's."""
+    """Bug (an off-by-one index): the sigmoid derivative is taken at layer l's z instead of layer l-1's."""
     zs, acts = _forward(params, X)
     L = len(zs)
     delta = _dlogits(acts[-1], y)
     grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = acts[l - 1].T @ delta
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 1:
-            dA = delta @ params[f"W{l}"].T
-            s = _sigmoid(zs[l - 1])  # BUG: off by one, should be zs[l - 2]
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = acts[layer - 1].T @ delta
+        grads[f"b{layer}"] = delta.sum(axis=0)
+        if layer > 1:
+            dA = delta @ params[f"W{layer}"].T
+            s = _sigmoid(zs[layer - 1])  # BUG: off by one, should be zs[layer - 2]
             delta = dA * s * (1 - s)
     return grads
 
@@ -432,12 +436,12 @@ def backprop_bias_mean_instead_of_sum(params, X, y):
     L = len(zs)
     delta = _dlogits(acts[-1], y)
     grads = {}
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = acts[l - 1].T @ delta
-        grads[f"b{l}"] = delta.mean(axis=0)  # BUG: should be delta.sum(axis=0)
-        if l > 1:
-            dA = delta @ params[f"W{l}"].T
-            s = _sigmoid(zs[l - 2])
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = acts[layer - 1].T @ delta
+        grads[f"b{layer}"] = delta.mean(axis=0)  # BUG: should be delta.sum(axis=0)
+        if layer > 1:
+            dA = delta @ params[f"W{layer}"].T
+            s = _sigmoid(zs[layer - 2])
             delta = dA * s * (1 - s)
     return grads
 

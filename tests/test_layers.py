@@ -18,8 +18,8 @@ from mnistlib.layers import (
 )
 
 from _numeric import SMOOTH, numerical_gradient, relative_error  # noqa: E402
-SEEDS = [0, 1, 2]
 
+SEEDS = [0, 1, 2]
 
 
 def check(analytic, numeric, threshold=SMOOTH):
@@ -208,9 +208,9 @@ def test_no_function_modifies_its_inputs():
     softmax_cross_entropy(out, y)
     sigmoid_cross_entropy(z, y_bin)
 
-    for a, orig in zip((X, W, b, dout, y, y_bin, z), originals):
+    for a, orig in zip((X, W, b, dout, y, y_bin, z), originals, strict=False):
         assert np.array_equal(a, orig)
-    for c, orig in zip(cache, cache_copy):
+    for c, orig in zip(cache, cache_copy, strict=False):
         assert np.array_equal(c, orig)
     assert np.array_equal(out, out_copy) and np.array_equal(A, A_copy)
 

@@ -9,8 +9,8 @@ from mnistlib.functions import accuracy
 from mnistlib.models import MLP, LogisticRegression, ModelFileError, SoftmaxRegression
 
 from _numeric import SMOOTH, numerical_gradient, relative_error  # noqa: E402
-SEEDS = [0, 1, 2]
 
+SEEDS = [0, 1, 2]
 
 
 def assert_gradients_match(model, X, y, threshold=SMOOTH):
@@ -369,7 +369,7 @@ def _saved_mlp(tmp_path):
 def test_load_of_a_truncated_file_is_a_model_file_error(tmp_path, keep):
     _, path = _saved_mlp(tmp_path)
     data = path.read_bytes()
-    path.write_bytes(data[:keep] if keep >= 0 else data[:len(data) + keep])
+    path.write_bytes(data[:keep] if keep >= 0 else data[: len(data) + keep])
     with pytest.raises(ModelFileError, match="not a complete .npz file"):
         MLP.load(path)
 

@@ -61,11 +61,14 @@ def test_show_digits_probabilities_images_and_limits(digits):
     assert len(_images(fig)) == 7 and "first 7 of 30" in fig.get_suptitle()
 
 
-@pytest.mark.parametrize("images, match", [
-    (np.zeros((3, 783)), r"\(N, 784\) or \(N, 28, 28\)"),
-    (np.zeros((0, 784)), "no images"),
-    (np.zeros((3, 784), dtype=object), "pixel values"),
-])
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros((3, 783)), r"\(N, 784\) or \(N, 28, 28\)"),
+        (np.zeros((0, 784)), "no images"),
+        (np.zeros((3, 784), dtype=object), "pixel values"),
+    ],
+)
 def test_show_digits_shape_errors(images, match):
     with pytest.raises((ValueError, TypeError), match=match):
         plots.show_digits(images)
@@ -98,8 +101,13 @@ def test_plot_class_counts_mean_images_and_histogram(digits):
 
 def _history(lrs):
     n = len(lrs)
-    return History(loss=list(np.linspace(1, 0.2, n)), train_acc=list(np.linspace(0.8, 0.95, n)),
-                   val_loss=list(np.linspace(1.1, 0.3, n)), val_acc=list(np.linspace(0.79, 0.9, n)), lr=lrs)
+    return History(
+        loss=list(np.linspace(1, 0.2, n)),
+        train_acc=list(np.linspace(0.8, 0.95, n)),
+        val_loss=list(np.linspace(1.1, 0.3, n)),
+        val_acc=list(np.linspace(0.79, 0.9, n)),
+        lr=lrs,
+    )
 
 
 def test_plot_history_leaves_out_a_constant_learning_rate():
@@ -158,7 +166,7 @@ def test_draw_network_units_and_weights():
     fig = plots.draw_network([784, 100, 10])
     circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
     assert len(circles) == 5 + 5 + 5  # layers wider than 6 show their first three and last two units around "..."
-    assert "Network 784-100-10" == fig.axes[0].get_title()
+    assert fig.axes[0].get_title() == "Network 784-100-10"
     params = {"W1": np.arange(6.0).reshape(3, 2), "W2": np.ones((2, 2))}
     fig = plots.draw_network([3, 2, 2], params=params, values=[[1, 2, 3], [0.5, 0.25], [0.1, 0.9]])
     texts = {t.get_text() for t in fig.axes[0].texts}
@@ -166,14 +174,22 @@ def test_draw_network_units_and_weights():
 
 
 def test_draw_graph_forward_and_backward_arrows():
-    graph = [("X", [], "input"), ("W", [], "weights"), ("Z", ["X", "W"], "X @ W"), ("y", [], "labels"),
-             ("loss", ["Z", "y"], "cross-entropy")]
+    graph = [
+        ("X", [], "input"),
+        ("W", [], "weights"),
+        ("Z", ["X", "W"], "X @ W"),
+        ("y", [], "labels"),
+        ("loss", ["Z", "y"], "cross-entropy"),
+    ]
     fig = plots.draw_graph(graph, no_grad={"X", "y"})
     ax = fig.axes[0]
     assert len([p for p in ax.patches if isinstance(p, FancyBboxPatch)]) == 5
     arrows = [a for a in ax.texts if hasattr(a, "arrow_patch") and a.arrow_patch is not None]
-    red = [a for a in arrows if matplotlib.colors.to_rgba(a.arrow_patch.get_edgecolor()) ==
-           matplotlib.colors.to_rgba("tab:red")]
+    red = [
+        a
+        for a in arrows
+        if matplotlib.colors.to_rgba(a.arrow_patch.get_edgecolor()) == matplotlib.colors.to_rgba("tab:red")
+    ]
     assert len(arrows) == 4 + 2 and len(red) == 2  # 4 forward; gradients reach W and Z only
 
 

@@ -103,13 +103,16 @@ def test_minibatches_batch_larger_than_data_and_input_unchanged():
     np.testing.assert_array_equal(X, X_before)
 
 
-@pytest.mark.parametrize("X, y, batch_size, match", [
-    (np.zeros(5), np.zeros(5, int), 2, r"expected X \(N, D\) and y \(N,\)"),
-    (np.zeros((5, 2)), np.zeros(4, int), 2, r"found X \(5, 2\) and y \(4,\)"),
-    (np.zeros((5, 2)), np.zeros((5, 1), int), 2, r"y \(5, 1\)"),
-    (np.zeros((5, 2)), np.zeros(5, int), 0, "batch_size must be an int >= 1"),
-    (np.zeros((5, 2)), np.zeros(5, int), 2.5, "batch_size must be an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "X, y, batch_size, match",
+    [
+        (np.zeros(5), np.zeros(5, int), 2, r"expected X \(N, D\) and y \(N,\)"),
+        (np.zeros((5, 2)), np.zeros(4, int), 2, r"found X \(5, 2\) and y \(4,\)"),
+        (np.zeros((5, 2)), np.zeros((5, 1), int), 2, r"y \(5, 1\)"),
+        (np.zeros((5, 2)), np.zeros(5, int), 0, "batch_size must be an int >= 1"),
+        (np.zeros((5, 2)), np.zeros(5, int), 2.5, "batch_size must be an int >= 1"),
+    ],
+)
 def test_minibatches_input_errors(X, y, batch_size, match):
     with pytest.raises(ValueError, match=match):
         iterate_minibatches(X, y, batch_size, rng=np.random.default_rng(0))
@@ -127,11 +130,12 @@ def test_fit_decreases_loss_and_reaches_high_accuracy():
     X, y = blobs()
     X_val, y_val = blobs(seed=0, n=900)[0][600:], blobs(seed=0, n=900)[1][600:]
     model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
-    history = fit(model, X, y, rng=np.random.default_rng(1), num_epochs=8, batch_size=20, lr=0.1,
-                  X_val=X_val, y_val=y_val)
+    history = fit(
+        model, X, y, rng=np.random.default_rng(1), num_epochs=8, batch_size=20, lr=0.1, X_val=X_val, y_val=y_val
+    )
     assert isinstance(history, History)
     assert history.loss[-1] < 0.5 * history.loss[0]
-    assert all(b <= a + 1e-9 for a, b in zip(history.loss, history.loss[1:]))
+    assert all(b <= a + 1e-9 for a, b in zip(history.loss, history.loss[1:], strict=False))
     assert history.train_acc[-1] > 0.97
     assert history.val_acc[-1] > 0.97
     for name in ("loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time"):
@@ -143,8 +147,7 @@ def test_fit_decreases_loss_and_reaches_high_accuracy():
 
 def test_history_without_validation_has_empty_val_lists():
     X, y = blobs(n=100)
-    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
-                  num_epochs=3)
+    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=3)
     assert history.val_loss == [] and history.val_acc == []
     assert all(isinstance(v, float) for v in history.loss + history.train_acc)
 
@@ -172,19 +175,27 @@ def test_fit_is_deterministic_given_the_seeds():
 
 def test_tol_stops_early():
     X, y = blobs(n=300)
-    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
-                  num_epochs=50, lr=0.1, tol=1e-2)
+    history = fit(
+        TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        num_epochs=50,
+        lr=0.1,
+        tol=1e-2,
+    )
     assert 2 <= history.num_epochs < 50
     assert history.stopped_early
     assert abs(history.loss[-1] - history.loss[-2]) < 1e-2
-    assert all(abs(b - a) >= 1e-2 for a, b in zip(history.loss[:-2], history.loss[1:-1]))
+    assert all(abs(b - a) >= 1e-2 for a, b in zip(history.loss[:-2], history.loss[1:-1], strict=False))
     assert all(len(getattr(history, k)) == history.num_epochs for k in ("train_acc", "lr", "epoch_time"))
 
 
 def test_tol_zero_never_stops():
     X, y = blobs(n=60)
-    history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
-                  num_epochs=4, tol=0.0)
+    history = fit(
+        TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=4, tol=0.0
+    )
     assert history.num_epochs == 4 and not history.stopped_early
 
 
@@ -254,8 +265,17 @@ def test_float32_params_stay_float32_and_are_updated_in_place():
     model = MLP([5, 8, 3], rng=np.random.default_rng(0), dtype=np.float32)
     arrays = dict(model.params)
     before = {k: v.copy() for k, v in model.params.items()}
-    fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, lr=np.float64(0.1), momentum=0.5,
-        weight_decay=1e-3, lr_schedule=cosine_schedule(2))
+    fit(
+        model,
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        num_epochs=2,
+        lr=np.float64(0.1),
+        momentum=0.5,
+        weight_decay=1e-3,
+        lr_schedule=cosine_schedule(2),
+    )
     for name, p in model.params.items():
         assert p.dtype == np.float32
         assert p is arrays[name]  # references taken before training stay valid
@@ -278,7 +298,7 @@ def test_cosine_schedule_values():
     assert factors[0] == 1.0
     assert factors[2] == pytest.approx(0.5)  # halfway
     assert factors[4] == pytest.approx(0.0, abs=1e-15) and factors[5] == factors[4]  # 0 from num_steps on
-    assert all(b < a for a, b in zip(factors[:4], factors[1:5]))
+    assert all(b < a for a, b in zip(factors[:4], factors[1:5], strict=False))
 
 
 def test_fit_records_the_scheduled_lr():
@@ -289,8 +309,15 @@ def test_fit_records_the_scheduled_lr():
         (lambda epoch: 1 / (1 + epoch), [0.4, 0.2, 0.4 / 3, 0.1, 0.08]),  # a plain function: a factor too
     ]
     for schedule, expected in cases:
-        history = fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0),
-                      num_epochs=5, lr=0.4, lr_schedule=schedule)
+        history = fit(
+            TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+            X,
+            y,
+            rng=np.random.default_rng(0),
+            num_epochs=5,
+            lr=0.4,
+            lr_schedule=schedule,
+        )
         assert history.lr == pytest.approx(expected)
 
 
@@ -299,8 +326,9 @@ def test_per_iteration_step_schedule_matches_per_epoch_when_every_is_one_epoch()
     models = []
     for schedule in (step_schedule(0.5, every=1), step_schedule(0.5, every=4, per="iteration")):
         model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
-        history = fit(model, X, y, rng=np.random.default_rng(0), num_epochs=3, batch_size=25, lr=0.2,
-                      lr_schedule=schedule)
+        history = fit(
+            model, X, y, rng=np.random.default_rng(0), num_epochs=3, batch_size=25, lr=0.2, lr_schedule=schedule
+        )
         assert history.lr == [0.2, 0.1, 0.05]
         models.append(model)
     np.testing.assert_array_equal(models[0].params["W"], models[1].params["W"])
@@ -310,8 +338,16 @@ def test_per_iteration_schedule_changes_lr_within_an_epoch():
     X, y = blobs(n=100)
     a = TinySoftmax(5, 3, rng=np.random.default_rng(0))
     b = TinySoftmax(5, 3, rng=np.random.default_rng(0))
-    fit(a, X, y, rng=np.random.default_rng(0), num_epochs=1, batch_size=25, lr=0.2,
-        lr_schedule=step_schedule(0.5, every=1, per="iteration"))
+    fit(
+        a,
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        num_epochs=1,
+        batch_size=25,
+        lr=0.2,
+        lr_schedule=step_schedule(0.5, every=1, per="iteration"),
+    )
     fit(b, X, y, rng=np.random.default_rng(0), num_epochs=1, batch_size=25, lr=0.2)
     assert not np.allclose(a.params["W"], b.params["W"])
 
@@ -327,8 +363,14 @@ def test_schedule_errors():
         cosine_schedule(0)
     X, y = blobs(n=20)
     with pytest.raises(ValueError, match=r"lr \* lr_schedule\(step\) must be in"):
-        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=1,
-            lr_schedule=lambda epoch: -1.0)
+        fit(
+            TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+            X,
+            y,
+            rng=np.random.default_rng(0),
+            num_epochs=1,
+            lr_schedule=lambda epoch: -1.0,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -374,29 +416,37 @@ def test_fit_logistic_regression_binary_labels():
 # --------------------------------------------------------------------------------------------------------------
 # Validation of arguments, progress output
 # --------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(X=np.zeros(10)), ValueError, r"expected X \(N, D\) and y \(N,\)"),
-    (dict(X=np.zeros((10, 2, 2))), ValueError, "Flatten images first"),
-    (dict(y=np.zeros(9, int)), ValueError, r"found X \(10, 5\) and y \(9,\)"),
-    (dict(X=np.zeros((0, 5)), y=np.zeros(0, int)), ValueError, "no rows"),
-    (dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),
-    (dict(num_epochs=-1), ValueError, "num_epochs must be an int >= 0"),
-    (dict(num_epochs=2.0), ValueError, "num_epochs must be an int >= 0"),
-    (dict(lr=0.0), ValueError, r"lr must be in \(0.0, inf\)"),
-    (dict(lr=float("nan")), ValueError, r"lr must be in \(0.0, inf\)"),
-    (dict(momentum=1.0), ValueError, r"momentum must be in \[0.0, 1.0\)"),
-    (dict(weight_decay=-1e-3), ValueError, "weight_decay must be in"),
-    (dict(tol=-1.0), ValueError, "tol must be in"),
-    (dict(X_val=np.zeros((4, 5))), ValueError, "both X_val and y_val"),
-    (dict(X_val=np.zeros((4, 6)), y_val=np.zeros(4, int)), ValueError, "X_val must have 5 columns"),
-    (dict(X_val=np.zeros((4, 5)), y_val=np.zeros(3, int)), ValueError, r"validation data\): expected X"),
-    (dict(lr_schedule=0.5), TypeError, "lr_schedule must be None or a function"),
-    (dict(rng=0), TypeError, "np.random.Generator"),
-    (dict(model=object()), TypeError, "params dict"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(X=np.zeros(10)), ValueError, r"expected X \(N, D\) and y \(N,\)"),
+        (dict(X=np.zeros((10, 2, 2))), ValueError, "Flatten images first"),
+        (dict(y=np.zeros(9, int)), ValueError, r"found X \(10, 5\) and y \(9,\)"),
+        (dict(X=np.zeros((0, 5)), y=np.zeros(0, int)), ValueError, "no rows"),
+        (dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),
+        (dict(num_epochs=-1), ValueError, "num_epochs must be an int >= 0"),
+        (dict(num_epochs=2.0), ValueError, "num_epochs must be an int >= 0"),
+        (dict(lr=0.0), ValueError, r"lr must be in \(0.0, inf\)"),
+        (dict(lr=float("nan")), ValueError, r"lr must be in \(0.0, inf\)"),
+        (dict(momentum=1.0), ValueError, r"momentum must be in \[0.0, 1.0\)"),
+        (dict(weight_decay=-1e-3), ValueError, "weight_decay must be in"),
+        (dict(tol=-1.0), ValueError, "tol must be in"),
+        (dict(X_val=np.zeros((4, 5))), ValueError, "both X_val and y_val"),
+        (dict(X_val=np.zeros((4, 6)), y_val=np.zeros(4, int)), ValueError, "X_val must have 5 columns"),
+        (dict(X_val=np.zeros((4, 5)), y_val=np.zeros(3, int)), ValueError, r"validation data\): expected X"),
+        (dict(lr_schedule=0.5), TypeError, "lr_schedule must be None or a function"),
+        (dict(rng=0), TypeError, "np.random.Generator"),
+        (dict(model=object()), TypeError, "params dict"),
+    ],
+)
 def test_fit_input_errors(kwargs, error, match):
-    args = dict(model=TinySoftmax(5, 3, rng=np.random.default_rng(0)), X=np.zeros((10, 5)), y=np.zeros(10, int),
-                rng=np.random.default_rng(0), num_epochs=1)
+    args = dict(
+        model=TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+        X=np.zeros((10, 5)),
+        y=np.zeros(10, int),
+        rng=np.random.default_rng(0),
+        num_epochs=1,
+    )
     args.update(kwargs)
     model, X, y = args.pop("model"), args.pop("X"), args.pop("y")
     with pytest.raises(error, match=match):
@@ -407,16 +457,25 @@ def test_no_output_when_progress_is_off(capsys, monkeypatch):
     X, y = blobs(n=50)
     monkeypatch.setenv("MNISTLIB_PROGRESS", "0")
     for progress in (None, False):
-        fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
-            progress=progress, X_val=X, y_val=y)
+        fit(
+            TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+            X,
+            y,
+            rng=np.random.default_rng(0),
+            num_epochs=2,
+            progress=progress,
+            X_val=X,
+            y_val=y,
+        )
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
 def test_progress_bar_when_asked(capsys, monkeypatch):
     X, y = blobs(n=50)
-    fit(TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
-        progress=True)
+    fit(
+        TinySoftmax(5, 3, rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2, progress=True
+    )
     captured = capsys.readouterr()
     assert captured.out == "" and "batch" in captured.err
     monkeypatch.delenv("MNISTLIB_PROGRESS", raising=False)  # unset: None means on
@@ -433,15 +492,24 @@ def test_fit_equals_a_hand_written_reference_update_with_momentum_and_weight_dec
     fitted = MLP([6, 5, 4, 3], rng=np.random.default_rng(0), dtype=np.float64)
     reference = MLP([6, 5, 4, 3], rng=np.random.default_rng(0), dtype=np.float64)
     lr, momentum, weight_decay, batch_size = 0.3, 0.9, 0.01, 16
-    history = fit(fitted, X, y, rng=np.random.default_rng(7), num_epochs=2, batch_size=batch_size, lr=lr,
-                  momentum=momentum, weight_decay=weight_decay)
+    history = fit(
+        fitted,
+        X,
+        y,
+        rng=np.random.default_rng(7),
+        num_epochs=2,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+    )
     rng = np.random.default_rng(7)
     velocity = {name: np.zeros_like(p) for name, p in reference.params.items()}
     losses = []
     for _ in range(2):
         order, total = rng.permutation(len(X)), 0.0
         for start in range(0, len(X), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             loss, grads = reference.loss_and_grads(X[rows], y[rows])
             total += loss * len(rows)
             for name, p in reference.params.items():
@@ -465,8 +533,17 @@ def test_fit_calls_loss_and_grads_once_per_batch_and_nothing_else_trains(monkeyp
 
     monkeypatch.setattr(MLP, "loss_and_grads", spy)
     X, y = blobs(n=103, num_features=4, num_classes=3, dtype=np.float32)
-    fit(MLP([4, 6, 3], rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), num_epochs=2,
-        batch_size=25, lr=0.1, momentum=0.5, weight_decay=1e-3)
+    fit(
+        MLP([4, 6, 3], rng=np.random.default_rng(0)),
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        num_epochs=2,
+        batch_size=25,
+        lr=0.1,
+        momentum=0.5,
+        weight_decay=1e-3,
+    )
     assert calls == [25, 25, 25, 25, 3] * 2
 
 
@@ -490,6 +567,12 @@ def test_sgd_step_plain_momentum_and_weight_decay_in_place():
 
 def test_sgd_step_keeps_float32():
     params = {"W": np.ones((3, 2), np.float32)}
-    sgd_step(params, {"W": np.ones((3, 2), np.float32)}, lr=0.1, velocities={"W": np.zeros((3, 2), np.float32)},
-             momentum=0.5, weight_decay=1e-3)
+    sgd_step(
+        params,
+        {"W": np.ones((3, 2), np.float32)},
+        lr=0.1,
+        velocities={"W": np.zeros((3, 2), np.float32)},
+        momentum=0.5,
+        weight_decay=1e-3,
+    )
     assert params["W"].dtype == np.float32
