@@ -334,15 +334,7 @@ def draw_graph(graph, *, no_grad=(), ax=None, title="Forward (black): values; ba
     for name, parents, label in graph:
         x, y = pos[name]
         for p in parents:
-            (px, py) = pos[p]
-            ax.annotate("", (x - 0.8, y + 0.08), (px + 0.8, py + 0.08), arrowprops={"arrowstyle": "->"})
-            if p not in no_grad:
-                ax.annotate(
-                    "",
-                    (px + 0.8, py - 0.1),
-                    (x - 0.8, y - 0.1),
-                    arrowprops={"arrowstyle": "->", "color": "tab:red", "ls": "--"},
-                )
+            _edge(ax, pos[p], (x, y), gradient=p not in no_grad)
         ax.add_patch(
             FancyBboxPatch(
                 (x - 0.8, y - 0.3),
@@ -355,7 +347,30 @@ def draw_graph(graph, *, no_grad=(), ax=None, title="Forward (black): values; ba
         )
         ax.text(x, y + 0.1, name, ha="center", va="center", fontsize=9, fontweight="bold")
         ax.text(x, y - 0.14, label, ha="center", va="center", fontsize=7)
-    ax.set(xlim=(-1, max(p[0] for p in pos.values()) + 1), ylim=(min(p[1] for p in pos.values()) - 0.5, 0.5))
+    top = 1.3 if any(_skips(pos[p], pos[n]) for n, ps, _ in graph for p in ps) else 0.5
+    ax.set(xlim=(-1, max(p[0] for p in pos.values()) + 1), ylim=(min(p[1] for p in pos.values()) - 0.5, top))
     ax.axis("off")
     ax.set_title(title)
     return fig
+
+
+def _skips(start, end):
+    return end[0] - start[0] > 2.3 and end[1] == start[1]  # an edge along the top row that jumps over a box
+
+
+def _edge(ax, start, end, gradient):
+    """A black arrow from the input box at ``start`` to the operation at ``end``, and a red one back (the
+    gradient); an edge that jumps over a box arcs above it, from box top to box top."""
+    (x0, y0), (x1, y1) = start, end
+    skip = _skips(start, end)
+    a, b = ((x0 + 0.2, y0 + 0.3), (x1 - 0.2, y1 + 0.3)) if skip else ((x0 + 0.8, y0 + 0.08), (x1 - 0.8, y1 + 0.08))
+    ax.annotate("", b, a, arrowprops={"arrowstyle": "->", "connectionstyle": f"arc3,rad={-0.35 if skip else 0}"})
+    if gradient:
+        a, b = ((a[0] + 0.3, a[1]), (b[0] - 0.3, b[1])) if skip else ((a[0], a[1] - 0.18), (b[0], b[1] - 0.18))
+        style = {
+            "arrowstyle": "->",
+            "color": "tab:red",
+            "ls": "--",
+            "connectionstyle": f"arc3,rad={0.3 if skip else 0}",
+        }
+        ax.annotate("", a, b, arrowprops=style)
