@@ -19,6 +19,7 @@ checkout's notebooks and puts its ``mnistlib`` first on the kernel's path (to se
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -61,6 +62,11 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
+# The kernels JupyterLab starts get one BLAS thread, not the two of the rest of the tests: they share the two cores
+# with Chromium and the server, and OpenBLAS's second thread then spins. Measured with one core busy: 2 epochs of
+# 784-300-10 took 37-44 s with 2 threads and 2.4 s with 1. The browser tests compare no numbers, so nothing is lost.
+KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 HOW_TO_RUN = (
     "To run them install Debian's Chromium and its driver (sudo apt-get install chromium chromium-driver) and run "
     f"{MANDATORY_ENV}=1 make test (or .venv/bin/pytest tests/browser); CI (.ci/run) does both."
@@ -94,6 +100,13 @@ def require_browser():
     pytest.skip(message)
 
 
+def die_with_parent():
+    """``preexec_fn`` of the servers started here: on Linux they get SIGTERM when the test process dies (killed,
+    timed out), so an aborted run leaves no JupyterLab, kernel or chromedriver behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def served_repo():
     """The checkout whose notebooks (and mnistlib) the tests use: this one, or $MNISTLIB_BROWSER_REPO."""
     return Path(os.environ.get(REPO_ENV) or ROOT).resolve()
@@ -115,7 +128,7 @@ def driver(tmp_path_factory):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER), popen_kw={"preexec_fn": die_with_parent})
     browser = webdriver.Chrome(options=options, service=service)
     browser.set_script_timeout(60)
     try:
@@ -198,6 +211,7 @@ class JupyterLab:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         try:
             self._wait_until_up(start_timeout)
@@ -218,6 +232,7 @@ class JupyterLab:
         for folder in dirs.values():
             folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **{name: str(path) for name, path in dirs.items()}, "JUPYTER_PLATFORM_DIRS": "1"}
+        env.update(KERNEL_THREADS)
         for plugin, values in LAB_SETTINGS.items():
             path = dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
