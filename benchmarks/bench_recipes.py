@@ -8,8 +8,10 @@ notebook 06's ``train_recipe``: seed 0 of the recipe row is the notebook's valid
 
 Printed: one line per run as it finishes, then the table in the notebook's markdown format (validation accuracy of
 each seed, their mean, the last epoch's training loss and the CPU seconds per epoch), then the seed-to-seed spread:
-the largest range of one row over its seeds, and the pooled standard deviation (each row's deviations from its own
-mean, over every row). The last line is one JSON object with every figure.
+the largest and median range of one row over its seeds, and the standard deviation of one run pooled over the rows
+(each row's deviations from its own mean), for all rows and for the contenders, the rows whose mean is within 0.2
+points of the best (an unstable row such as lr 1.0 would inflate the spread of the rows one chooses between). The
+last line is one JSON object with every figure.
 
 The CPU seconds (``time.process_time``) compare rows with each other; they are not a speed on a quiet machine. The
 BLAS threads are pinned to 1 (set here before NumPy is imported) so that CPU seconds measure work rather than
@@ -65,6 +67,7 @@ ROWS = [
     (300, 100, 0.2, 2e-5, 40),
 ]
 RECIPE_ROW = len(ROWS)  # 1-based: the bold row
+CONTENDERS = 0.002  # the spread is also reported over the rows whose mean is within 0.2 points of the best mean
 
 
 def train_row(row, seed, train, val):
@@ -98,8 +101,8 @@ def train_row(row, seed, train, val):
 
 
 def number(x):
-    """1e-4 as 1e-4, 0.15 as 0.15, 0 as 0: the table's spelling."""
-    return f"{x:g}".replace("e-0", "e-")
+    """The table's spelling: 0.15 as 0.15, 1e-4 as 1e-4, 2e-5 as 2e-5, 0 as 0."""
+    return f"{x:.0e}".replace("e-0", "e-") if 0 < x < 1e-3 else f"{x:g}"
 
 
 def summarise(number_, row, runs):
@@ -147,21 +150,35 @@ def markdown_table(summaries):
 
 
 def spread(summaries):
-    """Largest range of a row over its seeds, and the pooled standard deviation (in fractions, like accuracies)."""
+    """Largest and median range of a row over its seeds, and the pooled standard deviation of one run (each row's
+    deviations from its own mean, over every row); accuracies as fractions. None when no row has two seeds."""
     multi = [s for s in summaries if len(s["val_acc"]) > 1]
     if not multi:
-        return {"rows_with_several_seeds": 0, "max_range": None, "pooled_std": None}
+        return None
     squares = sum(float(np.sum((np.array(s["val_acc"]) - np.mean(s["val_acc"])) ** 2)) for s in multi)
     dof = sum(len(s["val_acc"]) - 1 for s in multi)
     widest = max(multi, key=lambda s: s["range"])
     return {
-        "rows_with_several_seeds": len(multi),
+        "rows": [s["row"] for s in multi],
         "max_range": widest["range"],
         "max_range_row": widest["row"],
         "median_range": round(float(np.median([s["range"] for s in multi])), 4),
         "pooled_std": round(float(np.sqrt(squares / dof)), 5),
         "degrees_of_freedom": dof,
     }
+
+
+def describe(name, found, num_seeds):
+    """One line about a spread() result, in points (hundredths of a percent of accuracy)."""
+    std = 100 * found["pooled_std"]
+    return (
+        f"{name} (rows {', '.join(map(str, found['rows']))}): largest range within a row "
+        f"{100 * found['max_range']:.2f} points (row {found['max_range_row']}), median range "
+        f"{100 * found['median_range']:.2f}; one run's standard deviation {std:.3f} points "
+        f"({found['degrees_of_freedom']} degrees of freedom), so a mean of {num_seeds} seeds is uncertain by about "
+        f"{std / num_seeds**0.5:.3f} points and the difference of two such means by about "
+        f"{std * (2 / num_seeds) ** 0.5:.3f}"
+    )
 
 
 def main(argv=None) -> int:
@@ -205,19 +222,25 @@ def main(argv=None) -> int:
             )
 
     summaries = [summarise(k, ROWS[k - 1], runs[k]) for k in numbers]
-    found = spread(summaries)
+    best = max(s["mean_val_acc"] for s in summaries)
+    contenders = [s for s in summaries if s["mean_val_acc"] >= best - CONTENDERS]
+    found = {"all": spread(summaries), "contenders": spread(contenders)}
     print()
     print(markdown_table(summaries))
     print()
-    if found["pooled_std"] is None:
+    if found["all"] is None:
         print("seed-to-seed spread: run several seeds (--seeds 0 1 2) to measure it")
     else:
-        print(
-            f"seed-to-seed spread over {found['rows_with_several_seeds']} rows with {len(args.seeds)} seeds: "
-            f"largest range within a row {100 * found['max_range']:.2f} points (row {found['max_range_row']}), "
-            f"median range {100 * found['median_range']:.2f} points, pooled standard deviation "
-            f"{100 * found['pooled_std']:.3f} points ({found['degrees_of_freedom']} degrees of freedom)"
-        )
+        print("seed-to-seed spread, " + describe("all rows", found["all"], len(args.seeds)))
+        if found["contenders"] is not None:
+            print(
+                "seed-to-seed spread, "
+                + describe(
+                    f"the rows within {100 * CONTENDERS:.1f} points of the best mean",
+                    found["contenders"],
+                    len(args.seeds),
+                )
+            )
     result = {
         "benchmark": "recipes",
         "momentum": MOMENTUM,
