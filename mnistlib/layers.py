@@ -95,14 +95,15 @@ def softmax_cross_entropy(logits, y):
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C) with N >= 1; found {logits.shape}.")
     n, c = logits.shape
     y = as_labels(y, n, "softmax_cross_entropy", num_classes=c)
-    rows = np.arange(n)
     dlogits, _ = _shifted(logits, 1, "softmax_cross_entropy")
-    picked = dlogits[rows, y]  # a copy, taken before the in-place exp
+    # dlogits[arange(n), y] as positions in the flattened array: the same entries, indexed ~2x faster
+    flat, true_class = dlogits.reshape(-1), np.arange(0, n * c, c) + y
+    picked = flat[true_class]  # a copy, taken before the in-place exp
     np.exp(dlogits, out=dlogits)
     sums = dlogits.sum(axis=1, keepdims=True)
     loss = float((np.log(sums[:, 0]) - picked).sum()) / n
     dlogits /= sums * n  # probabilities / N
-    dlogits[rows, y] -= 1 / n  # a python float keeps float32
+    flat[true_class] -= 1 / n  # a python float keeps float32
     return loss, dlogits
 
 
