@@ -175,19 +175,10 @@ def fit(
     Per mini-batch it calls ``model.loss_and_grads`` and ``sgd_step``: the code the notebooks check is the code
     that trains. Introduced in notebook 02_logistic_regression.
     """
-    X, y, X_val, y_val = _check_data(model, X, y, X_val, y_val)
-    check_rng(rng, "fit")
-    num_epochs = check_int(num_epochs, "num_epochs", "fit", 0)
-    batch_size = check_int(batch_size, "batch_size", "fit", 1)
-    lr = check_number(lr, "lr", "fit", 0.0, low_open=True)
-    momentum = check_number(momentum, "momentum", "fit", 0.0, 1.0)
-    weight_decay = check_number(weight_decay, "weight_decay", "fit")
-    tol = None if tol is None else check_number(tol, "tol", "fit")
-    if lr_schedule is not None and not callable(lr_schedule):
-        raise TypeError(
-            f"fit: lr_schedule must be None or a function step -> factor of lr, such as "
-            f"cosine_schedule(num_epochs); found {lr_schedule!r}."
-        )
+    X, y, X_val, y_val = _check_data(model, X, y, X_val, y_val, rng)
+    num_epochs, batch_size, lr, momentum, weight_decay, tol = _check_settings(
+        num_epochs, batch_size, lr, lr_schedule, momentum, weight_decay, tol
+    )
     n = X.shape[0]
     step = -(-n // TRAIN_ACC_SUBSET)
     X_acc, y_acc = X[::step], y[::step]  # every step-th example: the same subset after every epoch, and no copy
@@ -197,10 +188,10 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=num_epochs * -(-n // batch_size), unit="batch", desc="training")
+    update = {"velocities": velocities, "momentum": momentum, "weight_decay": weight_decay}
     try:
         for epoch in range(num_epochs):
             start = time.perf_counter()
-            update = {"velocities": velocities, "momentum": momentum, "weight_decay": weight_decay}
             history.loss.append(
                 _epoch(model, X, y, rng.permutation(n), batch_size, lr, lr_schedule, epoch, update, history, bar)
             )
@@ -215,8 +206,26 @@ def fit(
     return history
 
 
-def _check_data(model, X, y, X_val, y_val):
-    """The training and validation arrays, checked against each other and the model."""
+def _check_settings(num_epochs, batch_size, lr, lr_schedule, momentum, weight_decay, tol):
+    """fit's numeric settings, checked (ints as ints, numbers in range); lr_schedule must be callable or None."""
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(
+            f"fit: lr_schedule must be None or a function step -> factor of lr, such as "
+            f"cosine_schedule(num_epochs); found {lr_schedule!r}."
+        )
+    return (
+        check_int(num_epochs, "num_epochs", "fit", 0),
+        check_int(batch_size, "batch_size", "fit", 1),
+        check_number(lr, "lr", "fit", 0.0, low_open=True),
+        check_number(momentum, "momentum", "fit", 0.0, 1.0),
+        check_number(weight_decay, "weight_decay", "fit"),
+        None if tol is None else check_number(tol, "tol", "fit"),
+    )
+
+
+def _check_data(model, X, y, X_val, y_val, rng):
+    """The training and validation arrays, checked against each other and the model; rng checked too."""
+    check_rng(rng, "fit")
     if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss_and_grads", None)):
         raise TypeError(f"fit: model must have a params dict and loss_and_grads(X, y); found {type(model).__name__}.")
     X, y = _check_Xy(X, y, "fit")
