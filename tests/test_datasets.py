@@ -39,6 +39,8 @@ from mnistlib.datasets import (
 )
 from mnistlib.idx import read_idx, write_idx
 
+from _io_helpers import write_fake_dataset  # noqa: E402
+
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 REAL_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 GZ_FILES = [f"{name}.gz" for name in FILES]
@@ -103,24 +105,6 @@ def forbid(monkeypatch, name: str) -> None:
         raise AssertionError(f"datasets.{name} was called on a warm load")
 
     monkeypatch.setattr(datasets, name, fail)
-
-
-def write_fake_dataset(directory: Path, monkeypatch, dataset: str, *, n_train=12, n_test=5, seed=0) -> dict:
-    """Small valid IDX files with the checksum table patched to accept them; returns the arrays written."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, size=n_train, dtype=np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, size=n_test, dtype=np.uint8),
-    }
-    for name, array in arrays.items():
-        path = directory / f"{name}.gz"
-        write_idx(path, array)
-        digest = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
-        monkeypatch.setitem(datasets.SHA256[dataset], name, digest)
-    return arrays
 
 
 def assert_written(data: MNIST, written: dict, *, raw=False) -> None:

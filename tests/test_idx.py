@@ -19,6 +19,8 @@ from hypothesis.extra import numpy as hnp
 from mnistlib import idx
 from mnistlib.idx import IDX_DTYPES, IDXError, read_idx, read_idx_header, write_idx
 
+from _io_helpers import idx_bytes  # noqa: E402
+
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 MNIST_FILES = {
     "train-images-idx3-ubyte": ((60000, 28, 28), 255),
@@ -35,12 +37,6 @@ MB = 1024 * 1024
 
 def header(code: int, shape) -> bytes:
     return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
-
-
-def idx_bytes(array) -> bytes:
-    f = io.BytesIO()
-    write_idx(f, array)
-    return f.getvalue()
 
 
 class ShortReads:

@@ -11,7 +11,6 @@ No test touches the internet: mirrors are file:// folders or HTTP servers on 127
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.server
 import io
 import os
@@ -31,7 +30,9 @@ import pytest
 import mnistlib
 from mnistlib import datasets
 from mnistlib.datasets import FILES, ChecksumError, DownloadError, fetch, load_mnist
-from mnistlib.idx import IDXError, read_idx, write_idx
+from mnistlib.idx import IDXError, read_idx
+
+from _io_helpers import write_fake_dataset  # noqa: E402
 
 MB = 1024 * 1024
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -43,12 +44,6 @@ LIBRARY_ROOT = Path(mnistlib.__file__).resolve().parents[1]  # subprocesses impo
 
 def header(code: int, shape) -> bytes:
     return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
-
-
-def idx_bytes(array) -> bytes:
-    f = io.BytesIO()
-    write_idx(f, array)
-    return f.getvalue()
 
 
 def gzip_bomb(prefix: bytes, zeros_mib: int) -> bytes:
@@ -71,22 +66,6 @@ def peak_memory(action):
         return action(), tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-def write_fake_dataset(directory: Path, monkeypatch, *, seed=0, n_train=12, n_test=5) -> dict:
-    """Small valid Fashion-MNIST-format files, accepted through the checksum table; returns the arrays."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, size=n_train, dtype=np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, size=n_test, dtype=np.uint8),
-    }
-    for name, array in arrays.items():
-        write_idx(directory / f"{name}.gz", array)
-        monkeypatch.setitem(datasets.SHA256["fashion-mnist"], name, hashlib.sha256(idx_bytes(array)).hexdigest())
-    return arrays
 
 
 def assert_loads(directory: Path, arrays: dict) -> None:
@@ -234,6 +213,7 @@ def test_2_under_a_memory_limit_a_lying_header_is_an_idx_error_not_memory_error(
     script = f"""
 import resource
 from mnistlib.idx import IDXError, read_idx
+
 vm = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (vm + 512 * 2**20, resource.RLIM_INFINITY))
 try:

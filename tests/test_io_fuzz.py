@@ -26,16 +26,12 @@ from mnistlib import datasets
 from mnistlib.datasets import ChecksumError, load_mnist
 from mnistlib.idx import IDX_DTYPES, IDXError, read_idx, read_idx_header, write_idx
 
+from _io_helpers import idx_bytes  # noqa: E402
+
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 SEED = 20_260_410
 MAX_CASES, MAX_SECONDS = 2000, 8.0
 MB = 1024 * 1024
-
-
-def idx_bytes(array) -> bytes:
-    f = io.BytesIO()
-    write_idx(f, array)
-    return f.getvalue()
 
 
 def seeds() -> list[bytes]:
