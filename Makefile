@@ -24,6 +24,8 @@ export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS      ?= 2
 # Stored notebooks carry no progress bars (the tests run with the same setting; see conftest.py).
 notebooks: export MNISTLIB_PROGRESS = 0
+# ... and a matplotlib font cache of this environment's own (see conftest.py).
+notebooks: export MPLCONFIGDIR ?= $(abspath $(VENV))/mnistlib-matplotlib
 # Notebooks draw inline; a backend inherited from the shell must not leak into the kernels.
 unexport MPLBACKEND
 
@@ -50,6 +52,7 @@ test: $(STAMP)
 # One notebook: make notebooks NB=notebooks/03_softmax_overflow.ipynb
 NB ?= notebooks/[0-9]*.ipynb
 notebooks: $(STAMP)
+	$(BIN)/python -c 'import matplotlib.font_manager'  # a font cache built now is not reported in a notebook
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.store_widget_state=False $(NB)
 
