@@ -14,11 +14,14 @@ sigmoid, ``sgd_step``, and fit's end-of-epoch train accuracy on every 30th train
 
 Protocol: the epochs of the two sides alternate (ABBA order) in one process, so both see the same machine load;
 reported are the medians of the wall-clock and CPU (``time.process_time``) seconds per epoch and the median of the
-per-epoch-pair ratios. The BLAS thread count is whatever the environment sets (the course pins 2).
+per-epoch-pair ratios. The BLAS thread count is whatever the environment sets (the course pins 2). On the
+project's 2-core VM this small network trains fastest with 1 thread (plain 0.30 s/epoch, against 0.25 to 0.46 s
+with 2, whose second thread spins while Python runs); the README gives the figures for both.
 
 Usage::
 
-    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/bench_train.py [--epochs 10] [--check]
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py [--epochs 20] [--check]
+    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/bench_train.py [--epochs 20] [--check]
 
 ``--check`` exits 1 unless the median ratio fit / plain is at most 1.05 (the target of issue 9) and the test
 accuracies differ by at most 0.3 points. The last line printed is one JSON object with every figure.
