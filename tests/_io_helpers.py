@@ -1,8 +1,11 @@
 """Small IDX helpers shared by the I/O tests (test_idx, test_datasets, test_io_failures, test_io_fuzz)."""
 
+import contextlib
 import gzip
 import hashlib
+import http.server
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +37,18 @@ def write_fake_dataset(directory: Path, monkeypatch, dataset="fashion-mnist", *,
         digest = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
         monkeypatch.setitem(datasets.SHA256[dataset], name, digest)
     return arrays
+
+
+@contextlib.contextmanager
+def local_http_server(handler):
+    """A ThreadingHTTPServer for ``handler`` on 127.0.0.1 (a free port), served by a thread; shut down on exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

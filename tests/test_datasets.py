@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import stat
-import threading
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
@@ -39,7 +38,7 @@ from mnistlib.datasets import (
 )
 from mnistlib.idx import read_idx, write_idx
 
-from _io_helpers import write_fake_dataset  # noqa: E402
+from _io_helpers import local_http_server, write_fake_dataset  # noqa: E402
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 REAL_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -521,15 +520,9 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def http_mirror():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
-    server.daemon_threads = True
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with local_http_server(MirrorHandler) as server:
+        server.requests = []  # the handler appends every request path (no request arrives before the tests)
+        yield server
 
 
 class Mirror(NamedTuple):

@@ -18,7 +18,6 @@ import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 import zlib
@@ -32,7 +31,7 @@ from mnistlib import datasets
 from mnistlib.datasets import FILES, ChecksumError, DownloadError, fetch, load_mnist
 from mnistlib.idx import IDXError, read_idx
 
-from _io_helpers import write_fake_dataset  # noqa: E402
+from _io_helpers import local_http_server, write_fake_dataset  # noqa: E402
 
 MB = 1024 * 1024
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -332,13 +331,8 @@ class FaultyMirror(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def faulty_mirror():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FaultyMirror)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http_server(FaultyMirror) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def first_failure(tmp_path, monkeypatch, first: str) -> tuple[str, float]:
