@@ -73,15 +73,19 @@ class EpochClock:
                 f"each epoch, in order (did fit's use of lr_schedule change?)."
             )
         self.snapshot()
-        if epoch > 0 and all(
-            np.array_equal(a, b) for a, b in zip(self.snapshots[-1].values(), self.snapshots[-2].values(), strict=False)
-        ):
-            raise RuntimeError(
-                "bench_accuracy: the parameters did not change between two calls of lr_schedule; "
-                "fit no longer calls it once per epoch during training, so the per-epoch "
-                "snapshots would be wrong."
-            )
         return self.cosine(epoch)
+
+    def check_snapshots(self):
+        """After training (outside the timed part): consecutive snapshots must differ, or fit did not call the
+        schedule once per epoch during training and the per-epoch figures would be wrong."""
+        for k in range(1, len(self.snapshots)):
+            before, after = self.snapshots[k - 1].values(), self.snapshots[k].values()
+            if all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
+                raise RuntimeError(
+                    f"bench_accuracy: the parameters did not change between calls {k} and {k + 1} of "
+                    f"lr_schedule; fit no longer calls it once per epoch during training, so the per-epoch "
+                    f"snapshots would be wrong."
+                )
 
     def snapshot(self):
         self.marks.append((time.perf_counter(), time.process_time()))
@@ -122,6 +126,7 @@ def run(data_dir: Path, seed: int, target: float, time_limit: float) -> dict:
     clock.snapshot()  # the state after the last epoch, and the end of training on both clocks
     total_wall = clock.marks[-1][0] - start_wall
     total_cpu = clock.marks[-1][1] - start_cpu
+    clock.check_snapshots()
 
     # Outside the timed part: test accuracy after every epoch (snapshot k + 1 = after epoch k).
     rows = []

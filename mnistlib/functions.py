@@ -10,6 +10,8 @@ probability 0) as long as each row has a finite maximum; a row containing nan or
 ValueError (nan logits usually mean that training diverged). sigmoid maps -inf to 0, +inf to 1, nan to nan.
 """
 
+import functools
+
 import numpy as np
 
 from mnistlib._checks import NUM_CLASSES, as_labels
@@ -39,38 +41,51 @@ def _shifted(logits, axis, func):
             f"{func}: logits need an axis of class scores with at least one entry (e.g. shape (N, C)); "
             f"found shape {logits.shape}."
         )
-    m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum, and into its sum
-    with np.errstate(over="ignore"):  # (a sum of huge finite maxima may overflow: then the exact test decides)
-        if not np.isfinite(m.sum()) and not np.isfinite(m).all():
-            where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
-            raise ValueError(
-                f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
-                f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
-                f"diverged: try a smaller learning rate."
-            )
+    m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum
+    if not np.isfinite(m).all():
+        where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
+        raise ValueError(
+            f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
+            f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
+            f"diverged: try a smaller learning rate."
+        )
+    with np.errstate(over="ignore"):  # a difference beyond the dtype's range is -inf, as the docstring says
         return logits - m, m
 
 
 def sigmoid(z):
-    """Logistic function ``1 / (1 + exp(-z))``, elementwise, computed so that no exponent is ever positive.
+    """Logistic function ``1 / (1 + exp(-z))``, elementwise, exactly that formula but without its overflow.
 
     z: any shape, float32 or float64 (ints in float64). Returns the same shape and dtype, in [0, 1].
 
-    With ``e = exp(-|z|)`` (always in (0, 1]): ``sigma(z) = 1 / (1 + e)`` for z >= 0 and ``e / (1 + e)`` for z < 0.
-    Nothing overflows (the naive form warns below z = -88 in float32), and small values keep their relative
-    accuracy (``float32(-20)`` gives 2.06e-9, not 0): relative error below 1e-6 wherever the result is a normal
-    number of the dtype. The numerator is ``max(e, z >= 0)``, which is 1 for z >= 0 and e otherwise.
+    The textbook formula is accurate (relative error below 1e-6 wherever the result is a normal number); its one
+    flaw is that ``exp(-z)`` overflows, with a warning, once -z exceeds ``log`` of the dtype's largest number (88.7
+    in float32, 709.8 in float64). There the naive form computes ``1 / (1 + inf) = 0``, and so does this one: it
+    writes inf itself where -z > ``_exp_limit(dtype)``, and ``exp(inf) = inf`` is exact, with no
+    overflow and no warning. The true value there is below the dtype's smallest normal number. So the result equals
+    the naive form's bit for bit, for every input: -inf gives 0, +inf gives 1, nan gives nan.
 
-    Introduced in notebook 02_logistic_regression; the stable form in 03_softmax_overflow.
+    Introduced in notebook 02_logistic_regression; its accuracy and overflow in 03_softmax_overflow.
     """
     z = _as_float(z, "sigmoid", "z")
-    e = np.abs(z, out=np.empty_like(z))
-    np.negative(e, out=e)
+    e = np.negative(z, out=np.empty_like(z))  # a new array (0-d for a scalar): the steps below never touch z
+    e[e > _exp_limit(e.dtype)] = np.inf
     np.exp(e, out=e)
-    denominator = e + 1
-    np.maximum(e, z >= 0, out=e)
-    e /= denominator
+    e += 1
+    np.divide(1, e, out=e)
     return e if e.ndim else e[()]  # a scalar in, a scalar out (like NumPy's own ufuncs)
+
+
+@functools.cache
+def _exp_limit(dtype):
+    """The largest x of ``dtype`` whose ``exp(x)`` is finite: 88.72283 in float32, 709.782712893384 in float64."""
+    x = dtype.type(np.log(np.finfo(dtype).max))  # log of the largest number, rounded to the dtype
+    with np.errstate(over="ignore"):  # probing the limit: one step past it overflows, on purpose
+        while np.isinf(np.exp(x)):
+            x = np.nextafter(x, dtype.type(-np.inf))
+        while np.isfinite(np.exp(np.nextafter(x, dtype.type(np.inf)))):
+            x = np.nextafter(x, dtype.type(np.inf))
+    return x
 
 
 def softmax(logits, axis=-1):

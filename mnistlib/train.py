@@ -118,15 +118,15 @@ def sgd_step(params, grads, *, lr, velocities=None, momentum=0.0, weight_decay=0
     Introduced in notebook 02_logistic_regression (plain); momentum and weight decay in 06_training_and_evaluation.
     """
     for name, p in params.items():
-        g = grads[name]
+        step = lr * grads[name]  # a new array: grads are not modified
         if weight_decay and name.startswith("W"):
-            g = g + weight_decay * p
+            step += (lr * weight_decay) * p  # step = lr * (g + weight_decay * p)
         if velocities is None:
-            p -= lr * g
+            p -= step
         else:
             v = velocities[name]
             v *= momentum
-            v -= lr * g
+            v -= step
             p += v
 
 

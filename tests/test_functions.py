@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mnistlib.functions import accuracy, cross_entropy, log_softmax, logsumexp, one_hot, sigmoid, softmax
+from mnistlib.functions import _exp_limit, accuracy, cross_entropy, log_softmax, logsumexp, one_hot, sigmoid, softmax
 
 # No per-example deadline: the machine may be busy (2 cores shared); set here, not in a global profile.
 relaxed = settings(deadline=None)
@@ -366,6 +366,27 @@ def test_sigmoid_relative_error_below_1e6_wherever_the_result_is_normal(dtype):
     error = np.abs(got[normal] - reference[normal]) / reference[normal]
     assert error.max() <= 1e-6, (dtype, error.max(), z[normal][np.argmax(error)])
     assert sigmoid(np.float32(-20)) == pytest.approx(2.0611536e-09, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_sigmoid_is_the_naive_formula_bit_for_bit_without_its_overflow(dtype):
+    """sigmoid writes inf where exp(-z) would overflow: the naive form's values everywhere, and no warning."""
+    limit = _exp_limit(np.dtype(dtype))
+    with np.errstate(over="ignore"):
+        assert np.isfinite(np.exp(limit)) and np.isinf(np.exp(np.nextafter(limit, dtype(np.inf))))
+    around = np.array([-limit, np.nextafter(-limit, dtype(-np.inf)), np.nextafter(-limit, dtype(0))], dtype)
+    big = np.finfo(dtype).max
+    z = np.concatenate([np.linspace(-800, 60, 86_001), around, [-np.inf, -big, -0.0, big, np.inf, np.nan]])
+    z = z.astype(dtype)
+    before = z.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = sigmoid(z)
+    with np.errstate(over="ignore"):
+        expected = naive_sigmoid(z)
+    assert got.dtype == dtype and np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(z, before, equal_nan=True)  # the input is not modified
+    assert sigmoid(-limit) > 0 and sigmoid(np.nextafter(-limit, dtype(-np.inf))) == 0
 
 
 def test_sigmoid_strictly_increasing_on_a_grid():
