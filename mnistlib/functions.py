@@ -42,28 +42,25 @@ def _shifted(logits, axis, func):
             f"found shape {logits.shape}."
         )
     m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum
-    if not np.isfinite(m).all():
-        where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
-        raise ValueError(
-            f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
-            f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
-            f"diverged: try a smaller learning rate."
-        )
-    with np.errstate(over="ignore"):  # a difference beyond the dtype's range is -inf, as the docstring says
+    with np.errstate(over="ignore"):  # a difference beyond the dtype's range is -inf (see above): no warning
+        if not np.isfinite(m).all():
+            where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
+            raise ValueError(
+                f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
+                f"index {where} contains nan or +inf, or only -inf. nan logits usually mean that training "
+                f"diverged: try a smaller learning rate."
+            )
         return logits - m, m
 
 
 def sigmoid(z):
-    """Logistic function ``1 / (1 + exp(-z))``, elementwise, exactly that formula but without its overflow.
+    """Logistic function ``1 / (1 + exp(-z))``, elementwise: exactly that formula, without its overflow.
 
     z: any shape, float32 or float64 (ints in float64). Returns the same shape and dtype, in [0, 1].
 
-    The textbook formula is accurate (relative error below 1e-6 wherever the result is a normal number); its one
-    flaw is that ``exp(-z)`` overflows, with a warning, once -z exceeds ``log`` of the dtype's largest number (88.7
-    in float32, 709.8 in float64). There the naive form computes ``1 / (1 + inf) = 0``, and so does this one: it
-    writes inf itself where -z > ``_exp_limit(dtype)``, and ``exp(inf) = inf`` is exact, with no
-    overflow and no warning. The true value there is below the dtype's smallest normal number. So the result equals
-    the naive form's bit for bit, for every input: -inf gives 0, +inf gives 1, nan gives nan.
+    The formula is accurate (relative error below 1e-6 wherever the result is normal). Its one flaw: ``exp(-z)``
+    overflows, with a warning, for -z > log(largest number) (88.7 in float32, 709.8 in float64), giving 0. Writing
+    inf there first (``exp(inf) = inf`` is exact: no warning) gives the same results bit for bit, silently.
 
     Introduced in notebook 02_logistic_regression; its accuracy and overflow in 03_softmax_overflow.
     """
@@ -79,13 +76,9 @@ def sigmoid(z):
 @functools.cache
 def _exp_limit(dtype):
     """The largest x of ``dtype`` whose ``exp(x)`` is finite: 88.72283 in float32, 709.782712893384 in float64."""
-    x = dtype.type(np.log(np.finfo(dtype).max))  # log of the largest number, rounded to the dtype
-    with np.errstate(over="ignore"):  # probing the limit: one step past it overflows, on purpose
-        while np.isinf(np.exp(x)):
-            x = np.nextafter(x, dtype.type(-np.inf))
-        while np.isfinite(np.exp(np.nextafter(x, dtype.type(np.inf)))):
-            x = np.nextafter(x, dtype.type(np.inf))
-    return x
+    x = dtype.type(np.log(np.finfo(dtype).max))  # log of the largest number, rounded to the nearest x
+    with np.errstate(over="ignore"):  # rounded up, it overflows: step down once
+        return x if np.isfinite(np.exp(x)) else np.nextafter(x, dtype.type(0))
 
 
 def softmax(logits, axis=-1):

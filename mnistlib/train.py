@@ -24,9 +24,8 @@ from mnistlib.layers import sigmoid_cross_entropy
 
 __all__ = ["History", "step_schedule", "cosine_schedule", "iterate_minibatches", "sgd_step", "fit", "TRAIN_ACC_SUBSET"]
 
-# Train accuracy is measured after each epoch on every k-th training example, at most this many (the same ones
-# every epoch): a standard error of at most 0.7 points at 90% accuracy and 0.3 at 98%, for ~1/60 of an epoch's
-# time (all 60,000 would cost ~1/2 of an epoch).
+# fit's train accuracy after each epoch uses every k-th training example, at most this many (the same ones every
+# epoch): a standard error of at most 0.7 points at 90% and 0.3 at 98%, for ~1/60 of an epoch (all: ~1/2).
 TRAIN_ACC_SUBSET = 2_000
 _EVAL_CHUNK = 10_000  # rows per forward pass when evaluating: bounds the memory of the activations
 
