@@ -117,15 +117,15 @@ def sgd_step(params, grads, *, lr, velocities=None, momentum=0.0, weight_decay=0
     Introduced in notebook 02_logistic_regression (plain); momentum and weight decay in 06_training_and_evaluation.
     """
     for name, p in params.items():
-        step = lr * grads[name]  # a new array: grads are not modified
+        g = grads[name]
         if weight_decay and name.startswith("W"):
-            step += (lr * weight_decay) * p  # step = lr * (g + weight_decay * p)
+            g = g + weight_decay * p
         if velocities is None:
-            p -= step
+            p -= lr * g
         else:
             v = velocities[name]
             v *= momentum
-            v -= step
+            v -= lr * g
             p += v
 
 
