@@ -15,8 +15,8 @@ sigmoid, ``sgd_step``, and fit's end-of-epoch train accuracy on every 30th train
 Protocol: the epochs of the two sides alternate (ABBA order) in one process, so both see the same machine load;
 reported are the medians of the wall-clock and CPU (``time.process_time``) seconds per epoch and the median of the
 per-epoch-pair ratios. The BLAS thread count is whatever the environment sets (the course pins 2). On the
-project's 2-core VM this small network trains fastest with 1 thread (plain 0.30 s/epoch, against 0.25 to 0.46 s
-with 2, whose second thread spins while Python runs); the README gives the figures for both.
+project's 2-core VM, 2 threads are the faster when the machine is quiet (plain 0.25 s/epoch, against 0.29 to 0.30 s
+with 1) but swing more with its load (0.25 to 0.53 s); the README gives the figures for both.
 
 Usage::
 
