@@ -9,7 +9,8 @@ three sides run in rotating orders in one process. Reported: the median seconds 
 median of its per-epoch ratios to the tanh form; then the microseconds per call on one mini-batch of
 pre-activations (best of 7 repeats).
 
-Usage (1 BLAS thread is this network's fastest setting on the project's VM; see bench_train.py)::
+Usage (1 BLAS thread gives the steadier epoch times on the project's VM; 2 are the faster when it is quiet: see
+bench_train.py)::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_sigmoid.py [--epochs 18] [--hidden 100]
 
