@@ -38,8 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mnistlib._checks import check_int, progress_enabled
-from mnistlib._files import GZIP_MAGIC, atomic_write, remove_stale_parts
-from mnistlib.idx import IDXError, read_idx, read_idx_header, write_idx
+from mnistlib.idx import GZIP_MAGIC, IDXError, atomic_write, read_idx, read_idx_header, remove_stale_parts, write_idx
 
 #: Dataset names accepted by ``dataset=``.
 DATASETS = ("mnist", "fashion-mnist")

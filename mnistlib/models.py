@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from mnistlib._checks import check_int, check_rng
-from mnistlib._files import atomic_write
 from mnistlib.functions import sigmoid, softmax
+from mnistlib.idx import atomic_write
 from mnistlib.layers import (
     affine_backward,
     affine_forward,
