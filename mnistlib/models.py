@@ -37,7 +37,7 @@ class ModelFileError(ValueError):
 
 
 def _init_weight(rng, shape, dtype):
-    """normal(0, 1/sqrt(fan_in)) with fan_in = shape[0]: each unit's input then has a variance near 1."""
+    """normal(0, 1/sqrt(fan_in)), fan_in = shape[0]: a pre-activation's variance is then the mean squared input."""
     return (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dtype)
 
 
