@@ -233,8 +233,8 @@ def _check_data(model, X, y, X_val, y_val, rng):
         raise ValueError("fit: pass both X_val and y_val, or neither.")
     if X_val is not None:
         X_val, y_val = _check_Xy(X_val, y_val, "fit (validation data)")
-        if X_val.shape[1] != X.shape[1]:
-            raise ValueError(f"fit: X_val must have {X.shape[1]} columns like X; found shape {X_val.shape}.")
+        if X_val.shape[0] == 0 or X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"fit: X_val needs >= 1 row and {X.shape[1]} columns like X; found shape {X_val.shape}.")
     return X, y, X_val, y_val
 
 
