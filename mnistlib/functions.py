@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from mnistlib._checks import NUM_CLASSES, as_labels
+from mnistlib._checks import NUM_CLASSES, as_labels, check_int
 
 __all__ = ["sigmoid", "softmax", "logsumexp", "log_softmax", "cross_entropy", "one_hot", "accuracy", "confusion_matrix"]
 
@@ -149,7 +149,7 @@ def one_hot(y, num_classes=NUM_CLASSES, dtype=np.float32):
     y: (N,) integer labels in [0, num_classes). The losses never build it (they index ``[arange(N), y]``); it is
     here to explain the target vectors. Introduced in notebook 02_logistic_regression.
     """
-    y = as_labels(y, None, "one_hot", num_classes=num_classes)
+    y = as_labels(y, None, "one_hot", num_classes=check_int(num_classes, "num_classes", "one_hot", 1))
     out = np.zeros((y.shape[0], num_classes), dtype=dtype)
     out[np.arange(y.shape[0]), y] = 1
     return out
@@ -163,10 +163,10 @@ def accuracy(y_pred_or_scores, y):
     would silently give ~0. Introduced in notebook 02_logistic_regression.
     """
     pred = np.asarray(y_pred_or_scores)
-    if pred.ndim == 2:
+    if pred.ndim == 2 and pred.shape[1] >= 2:
         pred = pred.argmax(axis=1)
     if pred.ndim != 1 or pred.shape[0] == 0:
-        raise ValueError(f"accuracy: predictions must have shape (N,) or (N, C) with N >= 1; found {pred.shape}.")
+        raise ValueError(f"accuracy: predictions must have shape (N,) or (N, C), N >= 1, C >= 2; found {pred.shape}.")
     if pred.dtype.kind == "f" and np.any(pred != np.round(pred)):
         raise ValueError(
             "accuracy: a (N,) float array with non-integer values looks like probabilities; pass "
@@ -185,7 +185,8 @@ def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
     repeated ones (``cm[y_true, y_pred] += 1`` would count each repeated pair once). Introduced in notebook
     06_training_and_evaluation.
     """
-    y_true = as_labels(y_true, None, "confusion_matrix", "y_true", num_classes)
-    y_pred = as_labels(y_pred, len(y_true), "confusion_matrix", "y_pred", num_classes)
+    num_classes = check_int(num_classes, "num_classes", "confusion_matrix", 1)
+    y_true = as_labels(y_true, None, "confusion_matrix", "y_true", num_classes).astype(np.int64)
+    y_pred = as_labels(y_pred, len(y_true), "confusion_matrix", "y_pred", num_classes).astype(np.int64)
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).astype(np.int64)

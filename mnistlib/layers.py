@@ -95,9 +95,9 @@ def softmax_cross_entropy(logits, y):
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C) with N >= 1; found {logits.shape}.")
     n, c = logits.shape
     y = as_labels(y, n, "softmax_cross_entropy", num_classes=c)
-    dlogits, _ = _shifted(logits, 1, "softmax_cross_entropy")
+    dlogits = np.ascontiguousarray(_shifted(logits, 1, "softmax_cross_entropy")[0])  # C order: flat below is a view
     # dlogits[arange(n), y] as positions in the flattened array: the same entries, indexed ~2x faster
-    flat, true_class = dlogits.reshape(-1), np.arange(0, n * c, c) + y
+    flat, true_class = dlogits.reshape(-1), np.arange(0, n * c, c) + y.astype(np.intp, copy=False)
     picked = flat[true_class]  # a copy, taken before the in-place exp
     np.exp(dlogits, out=dlogits)
     sums = dlogits.sum(axis=1, keepdims=True)
@@ -115,10 +115,10 @@ def sigmoid_cross_entropy(logits, y):
     """
     logits = _as_float(logits, "sigmoid_cross_entropy")
     y = np.asarray(y)
-    if logits.ndim != 1 or logits.shape[0] == 0 or y.shape != logits.shape:
+    if logits.ndim != 1 or logits.shape[0] == 0 or y.shape != logits.shape or not np.isfinite(logits).all():
         raise ValueError(
-            f"sigmoid_cross_entropy: expected logits (N,) with N >= 1 and y of the same shape; found "
-            f"logits {logits.shape} and y {y.shape}."
+            f"sigmoid_cross_entropy: expected finite logits (N,) with N >= 1 (nan: training diverged?) and y of the "
+            f"same shape; found logits {logits.shape}, finite: {bool(np.isfinite(logits).all())}, and y {y.shape}."
         )
     if y.dtype.kind not in "biuf" or (y.dtype.kind != "b" and np.any((y != 0) & (y != 1))):
         raise ValueError("sigmoid_cross_entropy: y must hold binary labels 0 or 1; for digit d use y = (labels == d).")

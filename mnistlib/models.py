@@ -46,8 +46,8 @@ class _Model:
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}: dtype must be floating (np.float32 or np.float64); found {dtype}.")
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{type(self).__name__}: dtype must be np.float32 or np.float64; found {dtype}.")
 
     def _check_X(self, X):
         X = np.asarray(X, dtype=self.dtype)
@@ -237,7 +237,7 @@ class MLP(_Model):
                     )
                 model.params[name] = p
         dtypes = {p.dtype for p in model.params.values()}
-        if len(sizes) < 2 or min(sizes) < 1 or len(dtypes) != 1:
+        if len(sizes) < 2 or min(sizes) < 1 or sizes[-1] < 2 or dtypes not in ({np.dtype("f4")}, {np.dtype("f8")}):
             raise ModelFileError(f"MLP.load: {path}: sizes {sizes} or dtypes {dtypes} are not those of an MLP.")
         _Model.__init__(model, dtypes.pop())
         return model

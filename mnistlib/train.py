@@ -119,10 +119,10 @@ def sgd_step(params, grads, *, lr, velocities=None, momentum=0.0, weight_decay=0
             step *= lr
         else:
             step = lr * grads[name]
-        if velocities is None:
+        if not momentum:
             p -= step
         else:
-            v = velocities[name]
+            v = velocities[name]  # momentum needs velocities (None here raises a TypeError)
             v *= momentum
             v -= step
             p += v
@@ -163,12 +163,11 @@ def fit(
 
     model: has ``params`` (dict of arrays), ``loss_and_grads(X, y) -> (loss, grads)`` and ``forward(X) -> logits``
     (every model in ``mnistlib.models``). X: (N, D), y: (N,). rng: np.random.Generator for the shuffles.
-    num_epochs >= 0, batch_size >= 1, lr > 0: the base learning rate.
-    lr_schedule: None (constant), ``step_schedule(...)``, ``cosine_schedule(...)`` or any function
-    ``epoch -> factor``: the learning rate of a step is ``lr * lr_schedule(step)``.
-    momentum in [0, 1), weight_decay >= 0: see ``sgd_step``. X_val, y_val: scored after every epoch.
-    tol: stop when the epoch loss changes by less than tol (None: never). progress: a tqdm bar over the
-    mini-batches; None means on unless $MNISTLIB_PROGRESS is 0.
+    num_epochs >= 0, batch_size >= 1, lr > 0: the base learning rate. lr_schedule: None (constant),
+    ``step_schedule(...)``, ``cosine_schedule(...)`` or any function ``epoch -> factor``: the learning rate of a
+    step is ``lr * lr_schedule(step)``. momentum in [0, 1), weight_decay >= 0: see ``sgd_step``. X_val, y_val:
+    scored after every epoch. tol: stop when the epoch loss changes by less than tol (None: never). progress: a
+    tqdm bar over the mini-batches; None means on unless $MNISTLIB_PROGRESS is 0.
 
     Per mini-batch it calls ``model.loss_and_grads`` and ``sgd_step``: the code the notebooks check is the code
     that trains. Introduced in notebook 02_logistic_regression.

@@ -454,3 +454,23 @@ def test_accuracy_errors():
         accuracy(np.array([], np.int64), np.array([], np.int64))
     with pytest.raises(ValueError, match=r"\(N,\).*\(N, C\)"):
         accuracy(np.zeros((2, 2, 2)), np.array([0, 1]))
+
+
+def test_confusion_matrix_counts_in_int64_whatever_the_label_dtype():
+    from mnistlib.functions import confusion_matrix
+
+    y = np.array([25, 25, 3, 0], dtype=np.uint8)  # 25 * 26 + 25 = 675 overflows uint8
+    cm = confusion_matrix(y, y, num_classes=26)
+    assert cm[25, 25] == 2 and cm[3, 3] == 1 and cm.sum() == 4 and cm.dtype == np.int64
+    assert np.array_equal(confusion_matrix(y.astype(np.uint64), y.astype(np.int64), num_classes=26), cm)
+    for bad in (10.0, None, 0, True):
+        with pytest.raises(ValueError, match="num_classes must be an int >= 1"):
+            confusion_matrix(y, y, num_classes=bad)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1"):
+        one_hot(y, num_classes="3")
+
+
+def test_accuracy_refuses_scores_with_fewer_than_two_columns():
+    for scores in (np.array([[0.9], [0.1], [0.8]]), np.zeros((3, 0))):
+        with pytest.raises(ValueError, match=r"\(N, C\), N >= 1, C >= 2"):
+            accuracy(scores, np.array([1, 0, 1]))

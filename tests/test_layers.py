@@ -281,9 +281,32 @@ def test_loss_shape_and_label_errors():
         softmax_cross_entropy(logits, np.full(100, 10))
     with pytest.raises(ValueError, match=r"logits must have shape \(N, C\).*\(100,\)"):
         softmax_cross_entropy(np.zeros(100), np.zeros(100, np.int64))
-    with pytest.raises(ValueError, match=r"expected logits \(N,\).*found logits \(4, 1\)"):
+    with pytest.raises(ValueError, match=r"expected finite logits \(N,\).*found logits \(4, 1\)"):
         sigmoid_cross_entropy(np.zeros((4, 1)), np.zeros(4))
-    with pytest.raises(ValueError, match=r"y of the same shape; found logits \(4,\) and y \(3,\)"):
+    with pytest.raises(ValueError, match=r"y of the same shape; found logits \(4,\), finite: True, and y \(3,\)"):
         sigmoid_cross_entropy(np.zeros(4), np.zeros(3))
     with pytest.raises(ValueError, match="binary labels 0 or 1.*labels == d"):
         sigmoid_cross_entropy(np.zeros(3), np.array([0, 1, 3]))
+
+
+def test_binary_loss_refuses_nan_and_inf_logits():
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="expected finite logits.*finite: False"):
+            sigmoid_cross_entropy(np.array([0.5, bad], np.float32), np.array([0, 1]))
+
+
+def test_softmax_cross_entropy_gradient_does_not_depend_on_memory_order():
+    rng = np.random.default_rng(0)
+    logits, y = rng.standard_normal((6, 4)).astype(np.float32), np.array([0, 1, 2, 3, 3, 0])
+    loss_c, grad_c = softmax_cross_entropy(logits, y)
+    for other in (np.asfortranarray(logits), logits.T.copy().T, np.repeat(logits, 2, axis=1)[:, ::2]):
+        loss, grad = softmax_cross_entropy(other, y)
+        assert loss == loss_c and np.array_equal(grad, grad_c)
+    assert np.allclose(grad_c.sum(axis=1), 0, atol=1e-7)  # probabilities minus one-hot: every row sums to 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int32])
+def test_softmax_cross_entropy_takes_every_integer_label_dtype(dtype):
+    logits, y = np.random.default_rng(1).standard_normal((5, 3)), np.array([0, 2, 1, 1, 0])
+    loss, grad = softmax_cross_entropy(logits, y.astype(dtype))
+    assert (loss, grad.tolist()) == (lambda r: (r[0], r[1].tolist()))(softmax_cross_entropy(logits, y))

@@ -303,8 +303,10 @@ def test_constructor_errors():
         MLP([4], rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="every entry of sizes must be an int >= 1; found 0"):
         MLP([4, 0, 3], rng=np.random.default_rng(0))
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="np.float32 or np.float64"):
         MLP([4, 3], rng=np.random.default_rng(0), dtype=np.int32)
+    with pytest.raises(TypeError, match="np.float32 or np.float64; found .*float16"):
+        MLP([4, 3], rng=np.random.default_rng(0), dtype=np.float16)  # its softmax sums overflow at N > 6,550
     with pytest.raises(TypeError, match="rng"):
         SoftmaxRegression(4, 3, rng=0)
 
@@ -423,3 +425,15 @@ def test_save_is_atomic_a_failure_keeps_the_old_file_and_leaves_nothing_behind(t
 def test_load_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         MLP.load(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("change", ["one class", "float16"])
+def test_load_refuses_what_the_constructor_refuses(tmp_path, change):
+    model = MLP([4, 3, 2], rng=np.random.default_rng(0))
+    arrays = {name: p.astype(np.float16) if change == "float16" else p for name, p in model.params.items()}
+    sizes = [4, 3, 2]
+    if change == "one class":
+        sizes, arrays["W2"], arrays["b2"] = [4, 3, 1], arrays["W2"][:, :1], arrays["b2"][:1]
+    np.savez(tmp_path / "m.npz", kind=np.array("mnistlib.MLP"), sizes=np.array(sizes), **arrays)
+    with pytest.raises(ModelFileError, match="are not those of an MLP"):
+        MLP.load(tmp_path / "m.npz")

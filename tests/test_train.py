@@ -577,3 +577,12 @@ def test_sgd_step_keeps_float32():
         weight_decay=1e-3,
     )
     assert params["W"].dtype == np.float32
+
+
+def test_sgd_step_with_momentum_needs_velocities():
+    params, grads = {"W": np.ones(3)}, {"W": np.ones(3)}
+    with pytest.raises(TypeError):
+        sgd_step(params, grads, lr=0.1, momentum=0.9)  # without velocities: an error, not silently plain SGD
+    velocities = {"W": np.ones(3)}
+    sgd_step(params, grads, lr=0.1, velocities=velocities, momentum=0.0)  # momentum 0: plain SGD, v untouched
+    assert np.array_equal(params["W"], np.full(3, 0.9)) and np.array_equal(velocities["W"], np.ones(3))
