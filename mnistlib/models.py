@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy
 
 from mnistlib._checks import check_int, check_rng
 from mnistlib.functions import sigmoid, softmax
@@ -214,9 +215,9 @@ class MLP(_Model):
 
         Raises FileNotFoundError for a missing file and ModelFileError for anything else that is not a complete
         MLP file (not a zip archive, truncated, wrong arrays or shapes, an array larger than the file holds).
-        Memory is bounded by the file's real size: array headers are checked before any data is read.
+        Memory and time follow the file's real size: only the expected arrays are read, each header checked first.
         """
-        arrays = _read_npz(path)
+        arrays = _read_npz(path, ["kind", "sizes"])
         sizes = arrays.get("sizes")
         if str(arrays.get("kind")) != _MLP_FILE_KIND or sizes is None or sizes.ndim != 1 or sizes.dtype.kind != "i":
             raise ModelFileError(
@@ -224,6 +225,7 @@ class MLP(_Model):
                 f"and 'sizes'; found {sorted(arrays)}). Save models with model.save(path)."
             )
         sizes = [int(s) for s in sizes]
+        arrays = _read_npz(path, [f"{kind}{i}" for i in range(1, len(sizes)) for kind in "Wb"])  # nothing else
         model = cls.__new__(cls)
         model.sizes, model.params = sizes, {}
         for i in range(1, len(sizes)):
@@ -243,31 +245,29 @@ class MLP(_Model):
         return model
 
 
-def _read_npz(path):
-    """Every array of an .npz file, each read once; an array header claiming more bytes than the archive can hold
-    (its real size, or 1032x for a deflated member) is refused before anything is allocated."""
+def _read_npz(path, names):
+    """The arrays ``names`` (without ".npy") found in an .npz file, each read once; no other member is read. Members
+    must be stored uncompressed, as np.savez writes them, and all arrays together must fit in the file's real size:
+    each header is checked against what is left before anything is allocated."""
     try:
         size = os.stat(path).st_size
         with zipfile.ZipFile(path) as archive:
-            arrays = {}
-            for info in archive.infolist():
-                ratio = 1 if info.compress_type == zipfile.ZIP_STORED else 1032  # deflate's maximum expansion
-                limit = min(info.file_size, ratio * min(info.compress_size, size))
+            arrays, members, left = {}, {info.filename: info for info in archive.infolist()}, size
+            for info in filter(None, (members.get(name + ".npy") for name in names)):
+                limit = min(info.file_size, info.compress_size, left)
                 with archive.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    header = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, dtype = header(f)
-                    if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > limit:
+                    version = npy.read_magic(f)
+                    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                    shape, _, dtype = read_header(f)
+                    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if info.compress_type != zipfile.ZIP_STORED or dtype.hasobject or nbytes > limit:
                         raise ValueError(
-                            f"member {info.filename} claims an array {dtype} {shape} larger than the "
-                            f"{limit} bytes it can hold"
+                            f"member {info.filename} is compressed or claims an array {dtype} {shape} larger than "
+                            f"the {limit} bytes left of the file"
                         )
+                left -= nbytes
                 with archive.open(info) as f:
-                    arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
+                    arrays[info.filename.removesuffix(".npy")] = npy.read_array(f, allow_pickle=False)
             return arrays
     except FileNotFoundError:
         raise

@@ -384,14 +384,41 @@ def _npy_header(shape, dtype="<f8"):
 
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
 def test_load_refuses_an_array_header_claiming_more_than_the_file_holds(tmp_path, compression):
-    """A ~300-byte member claiming (10^6, 10^6) float64 (8 TB): the old loader raised MemoryError."""
+    """A ~300-byte member claiming (10^6, 10^6) float64 (8 TB): the old loader raised MemoryError. A compressed
+    member is refused before its header is believed: MLP.save stores them, and deflate expands up to 1032x."""
     path = tmp_path / "hostile.npz"
     with zipfile.ZipFile(path, "w", compression=compression) as archive:
         archive.writestr("kind.npy", _npy_header("()", "<U12") + "mnistlib.MLP".encode("utf-32-le"))
+        archive.writestr("sizes.npy", _npy_header("(3,)", "<i8") + np.array([10**6, 10**6, 2], "<i8").tobytes())
         archive.writestr("W1.npy", _npy_header("(1000000, 1000000)") + bytes(100))
     assert path.stat().st_size < 1000
-    with pytest.raises(ModelFileError, match=r"W1.npy claims an array float64 \(1000000, 1000000\) larger than"):
+    claim = r"W1.npy is compressed or claims an array float64 \(1000000, 1000000\) larger than the \d+ bytes left"
+    with pytest.raises(ModelFileError, match=claim if compression == zipfile.ZIP_STORED else "kind.npy is compressed"):
         MLP.load(path)
+
+
+def test_load_reads_nothing_but_the_expected_arrays(tmp_path):
+    """An extra member (here a deflate bomb of 100 MB in 100 KB) is never read, and costs nothing."""
+    model, path = _saved_mlp(tmp_path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("junk.npy", _npy_header("(12500000,)") + bytes(100_000_000))
+    assert path.stat().st_size < 1_000_000
+    loaded = MLP.load(path)
+    assert all(np.array_equal(loaded.params[name], p) for name, p in model.params.items())
+
+
+def test_load_opens_the_expected_members_only(tmp_path, monkeypatch):
+    """Each expected member is opened twice (its header, then its data) and nothing else: extra or repeated
+    entries in the archive cost nothing."""
+    model, path = _saved_mlp(tmp_path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("W9.npy", _npy_header("(2,)") + bytes(16))  # not a parameter of this model
+    real_open, opened = zipfile.ZipFile.open, []
+    monkeypatch.setattr(
+        zipfile.ZipFile, "open", lambda self, info, *a, **k: opened.append(info) or real_open(self, info, *a, **k)
+    )
+    MLP.load(path)
+    assert len(opened) == 2 * (2 + len(model.params))  # each expected member: its header, then its data
 
 
 def test_load_reads_each_array_once(tmp_path, monkeypatch):
