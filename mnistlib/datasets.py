@@ -183,12 +183,14 @@ def load_mnist(
         progress: download progress bar; None means on unless the environment has ``MNISTLIB_PROGRESS=0``.
 
     Raises:
-        ValueError: unknown ``dataset`` or bad ``validation_size``.
+        ValueError: unknown ``dataset`` or bad ``validation_size``; TypeError: ``raw`` or ``download`` not a bool.
         DatasetNotFoundError: files missing and ``download=False``.
         DownloadError: files missing and no mirror delivered them (each URL and why is in the message).
         ChecksumError: a file on disk is not the expected one (damaged, truncated, another dataset).
     """
     _check_dataset(dataset)
+    if not isinstance(raw, bool) or not isinstance(download, bool):
+        raise TypeError(f"load_mnist: raw and download must be True or False; found {raw=!r}, {download=!r}.")
     validation_size = check_int(validation_size, "validation_size", "load_mnist")
     if validation_size >= SHAPES["train-labels-idx1-ubyte"][0]:
         raise ValueError(
@@ -450,6 +452,10 @@ def _download(dataset: str, names: list[str], directory: Path, progress: bool | 
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"Cannot create {directory}: {exc}.\n" + _by_hand(dataset, names, directory)) from exc
+    if not os.access(directory, os.W_OK | os.X_OK):  # say so once, rather than once per mirror
+        raise DownloadError(
+            f"Cannot download into {directory}: the folder is not writable.\n" + _by_hand(dataset, names, directory)
+        )
     bases = [base for base in re.split(r"[\s,]+", os.environ.get(ENV_MIRRORS, "")) if base] or MIRRORS[dataset]
     mirrors = [base.replace("{dataset}", dataset) for base in bases]
     attempts: list[tuple[str, str]] = []

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
-from mnistlib._checks import NUM_PIXELS, SIDE, as_images, as_labels, check_int
+from mnistlib._checks import NUM_CLASSES, NUM_PIXELS, SIDE, as_images, as_labels, check_int
 from mnistlib.functions import confusion_matrix
 
 __all__ = ["show_digits", "plot_class_counts", "plot_mean_images", "plot_pixel_histogram", "plot_history"]
@@ -47,7 +47,7 @@ def _pixel_range(images):
     """(vmin, vmax) for imshow: 0-255 for uint8, 0-1 for data in [0, 1], else the data range."""
     if images.dtype == np.uint8:
         return 0, 255
-    lo, hi = float(images.min()), float(images.max())
+    lo, hi = float(np.nanmin(images)), float(np.nanmax(images))  # a nan pixel must not blank the figure
     return (0, 1) if lo >= 0 and hi <= 1 else (lo, hi)
 
 
@@ -94,11 +94,11 @@ def show_digits(images, labels=None, preds=None, probs=None, ncols=10, *, max_im
 
 
 def plot_class_counts(y, *, ax=None, title="Examples per class"):
-    """Bar chart of the number of examples of each class (y: (N,) int labels), counts written on the bars.
+    """Bar chart of the number of examples of each class (y: (N,) labels 0-9), counts written on the bars.
 
     A skewed class balance changes what an accuracy means; MNIST is close to balanced.
     """
-    y = as_labels(y, None, "plot_class_counts", num_classes=np.iinfo(np.int64).max)
+    y = as_labels(y, None, "plot_class_counts", num_classes=NUM_CLASSES)  # MNIST's classes: memory follows N
     counts = np.bincount(y)
     fig, ax = _axes(ax, (6.4, 3.6))
     bars = ax.bar(np.arange(len(counts)), counts, color="tab:blue")
@@ -111,12 +111,12 @@ def plot_class_counts(y, *, ax=None, title="Examples per class"):
 
 
 def plot_mean_images(X, y, *, ncols=10, fig=None, title="Mean image of each class"):
-    """The average image of each class on one intensity scale (X: (N, 784) or (N, 28, 28); y: (N,) labels).
+    """The average image of each class on one intensity scale (X: (N, 784) or (N, 28, 28); y: (N,) labels 0-9).
 
     The means show how much of a class is in the pixels alone, which is what a linear model uses.
     """
     images = as_images(X, "plot_mean_images")
-    y = as_labels(y, len(images), "plot_mean_images", num_classes=np.iinfo(np.int64).max)
+    y = as_labels(y, len(images), "plot_mean_images", num_classes=NUM_CLASSES)
     counts = np.bincount(y)
     fig, axes = _image_grid(fig, len(counts), ncols, (1.1, 1.3))
     vmin, vmax = _pixel_range(images)
@@ -159,7 +159,7 @@ def plot_history(history, *, compare=None, fig=None, title="Training history"):
         for ax, keys, scale in zip(axes, [("loss", "val_loss"), ("train_acc", "val_acc")], (1, 100), strict=False):
             _curves(ax, h, keys, scale, style, tag)
     if history.val_acc:
-        best = int(np.argmax(history.val_acc))
+        best = int(np.nanargmax(history.val_acc))
         axes[1].set_title(f"Accuracy (best validation {100 * history.val_acc[best]:.2f}% at epoch {best + 1})")
     else:
         axes[1].set_title("Accuracy")
@@ -199,7 +199,7 @@ def plot_weight_templates(W, *, ncols=5, fig=None, title="Weights of each class 
     if W.ndim != 2 or W.shape[0] != NUM_PIXELS or W.shape[1] == 0:
         hint = " Pass W.T: the pixels go along the first axis." if W.ndim == 2 and W.shape[1] == NUM_PIXELS else ""
         raise ValueError(f"plot_weight_templates: W must have shape (784, C) or (784,); found {W.shape}.{hint}")
-    limit = float(np.percentile(np.abs(W), 99)) or 1.0
+    limit = float(np.nanpercentile(np.abs(W), 99)) or 1.0
     single = W.shape[1] == 1
     fig, axes = _image_grid(fig, W.shape[1], ncols, (4.5, 3.2) if single else (1.6, 1.7), extra=0 if single else 0.9)
     for k, ax in enumerate(axes):

@@ -728,3 +728,23 @@ def test_fashion_mnist_not_found_mentions_the_debian_package(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="apt-get install dataset-fashion-mnist") as info:
         load_mnist(dataset="fashion-mnist", download=False)
     assert info.value.searched[0] == tmp_path / "no-system-folder"
+
+
+@pytest.mark.parametrize("flags", [dict(raw="no"), dict(download="no"), dict(raw=1), dict(download=None)])
+def test_raw_and_download_must_be_booleans(tmp_path, flags):
+    """download="no" is a true string: it used to download, and raw="no" returned raw images."""
+    with pytest.raises(TypeError, match="raw and download must be True or False"):
+        load_mnist(tmp_path / "nowhere", **flags)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_said_once_before_any_mirror_is_tried(tmp_path, monkeypatch):
+    """Running as root, chmod cannot make a folder read-only for us, so os.access stands in for it."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(datasets.os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
+    monkeypatch.setenv("MNISTLIB_MIRRORS", "http://127.0.0.1:9/never-contacted/")
+    with pytest.raises(DownloadError, match=r"Cannot download into .*read-only: the folder is not writable") as info:
+        load_mnist(folder)
+    assert "never-contacted" not in str(info.value)

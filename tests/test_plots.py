@@ -200,3 +200,26 @@ def test_draw_graph_of_an_autodiff_tensor():
     loss = (autodiff.Tensor(np.ones((4, 3)), requires_grad=False) @ W).sum()
     fig = plots.draw_graph(loss)
     assert len([p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]) == 4
+
+
+def test_class_plots_refuse_labels_beyond_the_ten_classes_instead_of_allocating_for_them():
+    from mnistlib.plots import plot_class_counts, plot_mean_images
+
+    with pytest.raises(ValueError, match=r"labels in y must be in \[0, 9\].*1000000000"):
+        plot_class_counts(np.array([3, 10**9]))  # np.bincount would allocate 8 GB
+    with pytest.raises(ValueError, match=r"labels in y must be in \[0, 9\]"):
+        plot_mean_images(np.zeros((2, 784), np.float32), np.array([1, 10**4]))
+
+
+def test_a_nan_pixel_or_weight_does_not_blank_the_figure():
+    from mnistlib.plots import plot_weight_templates, show_digits
+
+    X = np.random.default_rng(0).random((3, 784)).astype(np.float32)
+    X[0, 0] = np.nan
+    fig = show_digits(X)
+    assert fig.axes[1].images[0].get_clim() == (0, 1)
+    W = np.random.default_rng(1).standard_normal((784, 10))
+    W[5, 2] = np.nan
+    limits = plot_weight_templates(W).axes[0].images[0].get_clim()
+    assert np.isfinite(limits).all() and limits[1] > 0
+    plt.close("all")
