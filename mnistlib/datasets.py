@@ -452,7 +452,7 @@ def _download(dataset: str, names: list[str], directory: Path, progress: bool | 
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"Cannot create {directory}: {exc}.\n" + _by_hand(dataset, names, directory)) from exc
-    if not os.access(directory, os.W_OK | os.X_OK):  # say so once, rather than once per mirror
+    if not _is_writable_dir(directory):  # say so once, rather than once per mirror
         raise DownloadError(
             f"Cannot download into {directory}: the folder is not writable.\n" + _by_hand(dataset, names, directory)
         )
