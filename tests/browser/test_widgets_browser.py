@@ -224,16 +224,20 @@ def test_playground_train_with_a_changed_setting_redraws_the_curves(notebook, dr
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def sketch_cells(root):
-    grid = find(root, ".mnist-sketch-cells", ".widget-gridbox")
-    cells = grid.find_elements(By.CSS_SELECTOR, ".mnist-sketch-cell") or grid.find_elements(By.CSS_SELECTOR, "button")
-    assert len(cells) == 28 * 28, f"expected 784 cells, found {len(cells)}"
-    return grid, cells
+def sketch_cells(notebook, root):
+    """(grid, its 784 cells), once all are drawn: the browser builds the 784 buttons after the rest of the pad."""
+
+    def drawn():
+        grids = root.find_elements(By.CSS_SELECTOR, ".mnist-sketch-cells, .widget-gridbox")
+        cells = [] if not grids else grids[0].find_elements(By.CSS_SELECTOR, ".mnist-sketch-cell, button")
+        return len(cells) == 28 * 28 and (grids[0], cells)
+
+    return notebook.wait_for(drawn, REACTION_TIMEOUT, "the sketch pad's 784 cells to be drawn")
 
 
 def test_sketch_pad_cells_are_square_and_the_pad_fits_the_window(notebook, driver):
     root = widget_root(notebook, "sketch")
-    grid, cells = sketch_cells(root)
+    grid, cells = sketch_cells(notebook, root)
     (x0, y0, width, height), (x1, _, _, _), (_, y28, _, _) = rect(cells[0]), rect(cells[1]), rect(cells[28])
     _, _, grid_width, grid_height = rect(grid)
     pad_height = rect(root)[3]
@@ -260,7 +264,7 @@ def test_sketch_pad_clicks_change_the_prediction(notebook, screenshot):
     shown = prediction.text
     find(root, ".mnist-sketch-clear-button", "xpath:.//button[contains(., 'Clear')]").click()
     cleared = text_after(notebook, prediction, shown, "Clear to empty the pad")
-    _, cells = sketch_cells(root)
+    _, cells = sketch_cells(notebook, root)
     for row in range(6, 22, 3):  # a vertical stroke down the middle
         cells[row * 28 + 14].click()
     drawn = text_after(notebook, prediction, cleared, "the prediction to update after the clicks")
