@@ -42,10 +42,12 @@ def check_rng(rng, func):
         )
 
 
-def progress_enabled(progress):
+def progress_enabled(progress, func):
     """``progress`` if it is True or False; None means on unless $MNISTLIB_PROGRESS is 0/false/no/off."""
     if progress is None:
         return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+    if not isinstance(progress, (bool, np.bool_)):  # "no" or "off" would be truthy: a bar where none was asked for
+        raise TypeError(f"{func}: progress must be True, False or None (${PROGRESS_ENV} decides); found {progress!r}.")
     return bool(progress)
 
 

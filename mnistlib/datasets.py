@@ -183,7 +183,7 @@ def load_mnist(
         progress: download progress bar; None means on unless the environment has ``MNISTLIB_PROGRESS=0``.
 
     Raises:
-        ValueError: unknown ``dataset`` or bad ``validation_size``; TypeError: ``raw`` or ``download`` not a bool.
+        ValueError: unknown ``dataset`` or bad ``validation_size``; TypeError: raw, download or progress not a bool.
         DatasetNotFoundError: files missing and ``download=False``.
         DownloadError: files missing and no mirror delivered them (each URL and why is in the message).
         ChecksumError: a file on disk is not the expected one (damaged, truncated, another dataset).
@@ -191,6 +191,7 @@ def load_mnist(
     _check_dataset(dataset)
     if not isinstance(raw, bool) or not isinstance(download, bool):
         raise TypeError(f"load_mnist: raw and download must be True or False; found {raw=!r}, {download=!r}.")
+    progress_enabled(progress, "load_mnist")  # checked now, not only once a download starts
     validation_size = check_int(validation_size, "validation_size", "load_mnist")
     if validation_size >= SHAPES["train-labels-idx1-ubyte"][0]:
         raise ValueError(
@@ -217,6 +218,7 @@ def fetch(
     Raises DownloadError or ChecksumError as :func:`load_mnist` does.
     """
     _check_dataset(dataset)
+    progress_enabled(progress, "fetch")  # a TypeError for anything but True, False or None
     return _prepare(dataset, data_dir, ["train_X", "train_y", "test_X", "test_y"], True, progress)[0]
 
 
@@ -540,7 +542,7 @@ def _describe(exc: Exception) -> str:
 @contextlib.contextmanager
 def _progress_bar(progress: bool | None, total: int | None, desc: str):
     """Yield ``update(num_bytes)``: a tqdm bar when enabled, else a no-op (tqdm is then not even imported)."""
-    if not progress_enabled(progress):
+    if not progress_enabled(progress, "download"):
         yield lambda num_bytes: None
         return
     from tqdm.auto import tqdm

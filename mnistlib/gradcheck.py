@@ -150,16 +150,9 @@ class GradCheckReport:
             f"{'numeric':>13}",
         ]
         for c in self.checks:
-            verdict = (
-                "ok"
-                if c.passed
-                else "FAIL"
-                + (
-                    "  (numeric 0: does f() read this very array, not a copy?)"
-                    if c.numeric == 0 and c.analytic != 0
-                    else ""
-                )
-            )
+            copied = c.numeric == 0 and c.analytic != 0  # nudging the array did not move f() at all
+            hint = "  (numeric 0: does f() read this very array, not a copy?)" if copied else ""
+            verdict = "ok" if c.passed else "FAIL" + hint
             lines.append(
                 f"{c.name:6} {str(c.shape):11} {c.num_checked:>4}/{c.num_entries:<4} {c.max_error:9.2e}  "
                 f"{str(c.worst_index):12} {c.analytic:13.6e} {c.numeric:13.6e}  {verdict}"
@@ -228,18 +221,9 @@ def _param_check(name, p, analytic, numeric, indices, floor, limit):
     n = np.array([numeric[i] for i in indices])
     errors = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
     worst = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
-    error = float(errors[worst])
-    return ParamCheck(
-        name,
-        p.shape,
-        len(indices),
-        p.size,
-        error,
-        tuple(int(i) for i in indices[worst]),
-        float(a[worst]),
-        float(n[worst]),
-        bool(error <= limit),
-    )  # nan <= limit is False: nan fails
+    error, where = float(errors[worst]), tuple(int(i) for i in indices[worst])
+    found = (len(indices), p.size, error, where, float(a[worst]), float(n[worst]))
+    return ParamCheck(name, p.shape, *found, passed=bool(error <= limit))  # nan <= limit is False: nan fails
 
 
 def check_model(model, X, y, **options):

@@ -181,7 +181,7 @@ def fit(
     X_acc, y_acc = X[::step], y[::step]  # every step-th example: the same subset after every epoch, and no copy
     velocities = {name: np.zeros_like(p) for name, p in model.params.items()} if momentum else None
     history, previous, bar = History(), None, None
-    if progress_enabled(progress) and num_epochs:
+    if progress_enabled(progress, "fit") and num_epochs:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=num_epochs * -(-n // batch_size), unit="batch", desc="training")

@@ -738,6 +738,15 @@ def test_raw_and_download_must_be_booleans(tmp_path, flags):
     assert not (tmp_path / "nowhere").exists()
 
 
+@pytest.mark.parametrize("call", [load_mnist, fetch])
+@pytest.mark.parametrize("progress", ["no", "off", 0, 1])
+def test_progress_must_be_a_boolean_or_none(tmp_path, call, progress):
+    """progress="no" is a true string: it showed the download bar. Refused before anything is looked for."""
+    with pytest.raises(TypeError, match=f"{call.__name__}: progress must be True, False or None"):
+        call(tmp_path / "nowhere", progress=progress)
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_a_folder_that_cannot_be_written_is_said_once_before_any_mirror_is_tried(tmp_path, monkeypatch):
     """Running as root, chmod cannot make a folder read-only for us, so os.access stands in for it."""
     folder = tmp_path / "read-only"

@@ -472,6 +472,18 @@ def test_no_output_when_progress_is_off(capsys, monkeypatch):
     assert captured.out == "" and captured.err == ""
 
 
+@pytest.mark.parametrize("progress", ["no", "off", 0, 1.0])
+def test_progress_must_be_a_boolean_or_none(capsys, progress):
+    """progress="no" is a true string: it showed the bar."""
+    X, y = blobs(n=50)
+    model = TinySoftmax(5, 3, rng=np.random.default_rng(0))
+    before = {name: p.copy() for name, p in model.params.items()}
+    with pytest.raises(TypeError, match="fit: progress must be True, False or None"):
+        fit(model, X, y, rng=np.random.default_rng(0), num_epochs=2, progress=progress)
+    assert all(np.array_equal(before[name], p) for name, p in model.params.items())  # refused before training
+    assert capsys.readouterr().err == ""
+
+
 def test_progress_bar_when_asked(capsys, monkeypatch):
     X, y = blobs(n=50)
     fit(

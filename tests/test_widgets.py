@@ -387,6 +387,20 @@ def test_sketch_pad_rejects_an_object_without_predict_proba():
         w.sketch_pad(object())
 
 
+def test_sketch_pad_checks_the_model_when_built_not_at_the_first_click():
+    """An error in a click handler goes to JupyterLab's log, where a student never sees it: the constructor tries the
+    model on a blank image, so a model for other inputs or other outputs fails in the cell that builds the pad."""
+    from mnistlib.models import MLP, LogisticRegression
+
+    with pytest.raises(ValueError, match=r"MLP: X must have shape \(N, 100\)"):
+        w.sketch_pad(MLP([100, 10], rng=np.random.default_rng(0)))
+    with pytest.raises(ValueError, match=r"map \(1, 784\) to \(1, 10\); found shape \(1,\)"):
+        w.sketch_pad(LogisticRegression())
+    with pytest.raises(ValueError, match=r"found shape \(1, 3\)"):
+        w.sketch_pad(MLP([784, 3], rng=np.random.default_rng(0)))
+    assert w.sketch_pad(MLP([784, 10], rng=np.random.default_rng(0))).probs is None
+
+
 def test_sketch_pad_cells_are_square_and_the_grid_never_stretches():
     pad = w.sketch_pad(FixedModel())
     cell = pad.buttons[0].layout
@@ -413,6 +427,27 @@ def test_sliders_hold_exactly_the_configured_defaults():
         slider.set_state({"index": slider.get_state()["index"]})  # what a browser that drew the slider sends back
         assert slider.value == getattr(w.PlaygroundConfig(), name)
     assert p.lr.value == 0.5 and p.config == w.PlaygroundConfig(seed=3)
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (
+            dict(X=np.zeros((300, 28, 28), np.float32)),
+            ValueError,
+            r"X must be \(N, 784\), N >= 1; found \(300, 28, 28\)",
+        ),
+        (dict(X_val=np.zeros((0, 784), np.float32)), ValueError, r"X_val must be \(N, 784\), N >= 1; found \(0, 784\)"),
+        (dict(y=np.zeros(299, np.int64)), ValueError, r"y must have shape \(N,\) = \(300,\)"),
+        (dict(y_val=np.zeros(100)), TypeError, "y_val must hold integer class labels"),
+        (dict(y=np.full(300, 10)), ValueError, r"labels in y must be in \[0, 9\]"),
+    ],
+)
+def test_playground_checks_its_data_when_built_not_at_train(tiny_mnist, bad, error, match):
+    """Train's errors would go to JupyterLab's log, where a student never sees them: the data is checked at once."""
+    data = dict(zip(["X", "y", "X_val", "y_val"], tiny_mnist, strict=True)) | bad
+    with pytest.raises(error, match="training_playground: " + match):
+        w.training_playground(data["X"], data["y"], data["X_val"], data["y_val"])
 
 
 def test_run_playground_is_deterministic(tiny_mnist):

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from mnistlib._checks import NUM_CLASSES, NUM_PIXELS
+from mnistlib._checks import NUM_CLASSES, NUM_PIXELS, as_labels
 from mnistlib.models import MLP
 from mnistlib.plots import plot_history
 from mnistlib.train import fit
@@ -59,7 +59,11 @@ class TrainingPlayground(widgets.VBox):
 
     def __init__(self, X, y, X_val, y_val, *, rng_seed=0):
         super().__init__()
-        self._data, self._seed, self.history = (X, y, X_val, y_val), rng_seed, None  # checked by fit at each run
+        for name, images, labels in (("X", X, y), ("X_val", X_val, y_val)):  # errors now, not at Train
+            if np.ndim(images) != 2 or np.shape(images)[1] != NUM_PIXELS or len(images) == 0:
+                raise ValueError(f"training_playground: {name} must be (N, 784), N >= 1; found {np.shape(images)}.")
+            as_labels(labels, len(images), "training_playground", name.replace("X", "y"), NUM_CLASSES)
+        self._data, self._seed, self.history = (X, y, X_val, y_val), rng_seed, None
         for name, (label, values) in CHOICES.items():
             options = [(f"{v:g}", v) for v in values]
             slider = widgets.SelectionSlider(options=options, description=label, style={"description_width": "100px"})

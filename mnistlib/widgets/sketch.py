@@ -5,7 +5,7 @@ import functools
 import ipywidgets as widgets
 import numpy as np
 
-from mnistlib._checks import SIDE
+from mnistlib._checks import NUM_CLASSES, NUM_PIXELS, SIDE
 from mnistlib.widgets.gallery import RUN_IT, add_classes, digit_png
 from mnistlib.widgets.preprocess import apply_brush, as_sketch, preprocess_sketch
 
@@ -25,6 +25,9 @@ class SketchPad(widgets.HBox):
         super().__init__(layout={"align_items": "flex-start", "flex_flow": "row wrap"})  # not stretched to the side
         if not callable(getattr(model, "predict_proba", None)):
             raise TypeError(f"sketch_pad: model must have predict_proba(X), like mnistlib.models.MLP; found {model!r}.")
+        shape = np.shape(model.predict_proba(np.zeros((1, NUM_PIXELS), np.float32)))  # an error now, not at a click
+        if shape != (1, NUM_CLASSES):
+            raise ValueError(f"sketch_pad: model.predict_proba must map (1, 784) to (1, 10); found shape {shape}.")
         self.model, self.grid = model, np.zeros((SIDE, SIDE))
         greys = [3 * f"{255 - 255 * level // LEVELS:02x}" for level in range(LEVELS + 1)]
         self._styles = [widgets.ButtonStyle(button_color=f"#{grey}") for grey in greys]
