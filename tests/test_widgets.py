@@ -222,6 +222,20 @@ def test_gallery_with_no_matches_says_so():
     assert g.prev_button.disabled and g.next_button.disabled
 
 
+def test_gallery_draws_raw_uint8_digits_on_the_grey_scale_of_floats(synthetic):
+    """raw=True images (0-255) were drawn in two tones: every pixel >= 1 was full ink."""
+    X, y, probs = synthetic
+    raw = np.round(X * 255).astype(np.uint8)
+    as_uint8, as_float = w.digit_gallery(raw, y, probs, per_page=3), w.digit_gallery(raw / 255, y, probs, per_page=3)
+    assert tiles(as_uint8) == tiles(as_float)
+    assert tiles(as_uint8) != tiles(w.digit_gallery(raw.astype(np.float32), y, probs, per_page=3))  # not 0/1 only
+
+
+def test_gallery_builds_no_more_tiles_than_digits():
+    g = w.digit_gallery(np.zeros((3, 784), np.float32), np.array([1, 2, 3]), np.eye(10)[[1, 2, 3]], per_page=1000)
+    assert len(g._tiles) == len(g.grid.children) == 3 and "page 1 of 1" in g.summary.value
+
+
 def test_gallery_validates_inputs(synthetic):
     X, y, probs = synthetic
     with pytest.raises(ValueError, match=r"\(N, 784\)"):

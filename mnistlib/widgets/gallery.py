@@ -72,6 +72,7 @@ class DigitGallery(widgets.VBox):
         if self.probs.shape != (len(self.y), NUM_CLASSES):
             raise ValueError(f"digit_gallery: probs must be ({len(self.y)}, 10); found {self.probs.shape}.")
         self.y_pred, self.per_page = self.probs.argmax(axis=1), check_int(per_page, "per_page", "digit_gallery", 1)
+        self._ink = 255 if self._images.dtype == np.uint8 else 1  # raw uint8 images are drawn on the same grey scale
         self.num_wrong = int((self.y_pred != self.y).sum())
         classes = [("all", ALL)] + [(str(k), k) for k in range(NUM_CLASSES)]
         self.mistakes_only = widgets.Checkbox(description="mistakes only", indent=False, layout={"width": "auto"})
@@ -80,7 +81,8 @@ class DigitGallery(widgets.VBox):
         self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
         self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
         self.summary, self.grid = widgets.HTML(), widgets.GridBox(layout=GRID)
-        self._tiles = [widgets.HTML(layout={"margin": "0"}).add_class("mnist-gallery-tile") for _ in range(per_page)]
+        num_tiles = min(self.per_page, len(self.y))  # a full page, but never more tiles than there are digits
+        self._tiles = [widgets.HTML(layout={"margin": "0"}).add_class("mnist-gallery-tile") for _ in range(num_tiles)]
         for control in (self.mistakes_only, self.true_class, self.pred_class):
             control.observe(self._filter, names="value")
         self.prev_button.on_click(lambda _: self.go_to_page(self.page_number - 1))
@@ -103,7 +105,7 @@ class DigitGallery(widgets.VBox):
         self.shown = self.indices[self.page_number * self.per_page :][: self.per_page]
         for tile, i in zip(self._tiles, self.shown, strict=False):  # the digit above its caption; red if wrong
             colour = "#2e7d32" if self.y_pred[i] == self.y[i] else "#c62828"
-            png = base64.b64encode(digit_png(self._images[i])).decode()
+            png = base64.b64encode(digit_png(self._images[i] / self._ink)).decode()
             text = digit_caption(self.y[i], self.probs[i], i).replace("\n", "<br>")
             image = f"<img src='data:image/png;base64,{png}' width=84 height=84>"
             tile.value = f"<div style='{TILE};color:{colour}'>{image}<br>{text}</div>"
