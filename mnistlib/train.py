@@ -257,8 +257,8 @@ def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, histo
 
 
 def _lr_at(lr, schedule, step):
-    """``lr * schedule(step)``, checked to be a finite number >= 0."""
-    return lr if schedule is None else check_number(lr * schedule(step), "lr * lr_schedule(step)", "fit")
+    """``lr * schedule(step)``, the factor checked to be a finite number >= 0 (a string or None: a TypeError)."""
+    return lr if schedule is None else lr * check_number(schedule(step), "lr_schedule(step)", "fit")
 
 
 def _record(history, model, X_acc, y_acc, X_val, y_val, start, bar):

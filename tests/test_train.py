@@ -362,15 +362,21 @@ def test_schedule_errors():
     with pytest.raises(ValueError, match="num_steps"):
         cosine_schedule(0)
     X, y = blobs(n=20)
-    with pytest.raises(ValueError, match=r"lr \* lr_schedule\(step\) must be in"):
-        fit(
-            TinySoftmax(5, 3, rng=np.random.default_rng(0)),
-            X,
-            y,
-            rng=np.random.default_rng(0),
-            num_epochs=1,
-            lr_schedule=lambda epoch: -1.0,
-        )
+    for factor, error, match in [
+        (-1.0, ValueError, "must be in"),
+        (float("nan"), ValueError, "must be in"),
+        ("half", TypeError, "must be a number"),  # lr * "half" was Python's own TypeError
+        (None, TypeError, "must be a number"),
+    ]:
+        with pytest.raises(error, match=r"fit: lr_schedule\(step\) " + match):
+            fit(
+                TinySoftmax(5, 3, rng=np.random.default_rng(0)),
+                X,
+                y,
+                rng=np.random.default_rng(0),
+                num_epochs=1,
+                lr_schedule=lambda epoch, factor=factor: factor,
+            )
 
 
 # --------------------------------------------------------------------------------------------------------------
