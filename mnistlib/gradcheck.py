@@ -177,6 +177,7 @@ def check_gradients(f, params, grads, *, rng=None, num_samples=None, h=1e-5, thr
     """
     limit = THRESHOLDS.get(threshold) or check_number(threshold, "threshold", "check_gradients", 0.0, low_open=True)
     h = check_number(h, "h", "check_gradients", 0.0, low_open=True)
+    floor = None if floor is None else check_number(floor, "floor", "check_gradients", 0.0, low_open=True)
     _check_arguments(params, grads, rng, num_samples)
     analytic = {name: np.array(g, np.float64) for name, g in grads.items()}  # copies: f() may reuse its buffers
     sampled, scale = {}, 0.0

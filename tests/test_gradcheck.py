@@ -250,6 +250,10 @@ def test_check_gradients_input_errors():
         check_gradients(f, params, {"A": grads["A"].T, "x": grads["x"]})
     with pytest.raises(GradCheckPrecisionError, match="float64"):
         check_gradients(f, {k: v.astype(np.float32) for k, v in params.items()}, grads)
+    for floor, error in [(0.0, ValueError), (-1e-8, ValueError), (float("nan"), ValueError), ("tiny", TypeError)]:
+        with pytest.raises(error, match="check_gradients: floor must"):
+            check_gradients(f, params, grads, floor=floor)
+    assert check_gradients(f, params, grads, floor=1e-8).floor == 1e-8
 
 
 def test_check_gradients_hints_when_f_ignores_the_params():
