@@ -47,3 +47,22 @@ def test_no_function_is_over_60_lines(path):
             if node.end_lineno - first + 1 > MAX_FUNCTION:
                 too_long[node.name] = node.end_lineno - first + 1
     assert not too_long, too_long
+
+
+def test_the_sizes_quoted_in_readme_and_contributing_are_the_real_ones():
+    """Every number in a README was measured: the size row of README.md and CONTRIBUTING.md's total follow the code."""
+    import re
+
+    root = PACKAGE.parent
+    counts = {str(p.relative_to(PACKAGE)): lines(p) for p in MODULES}
+    io = sum(n for name, n in counts.items() if name in IO_MODULES)
+    rest, total = sum(counts.values()) - io, sum(counts.values())
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(
+        r"([\d,]+) lines besides its I/O modules \(`idx.py` and `datasets.py`: ([\d,]+); ([\d,]+) in", readme
+    )
+    assert quoted, "README.md: the size row of the figures table is missing"
+    assert [int(g.replace(",", "")) for g in quoted.groups()] == [rest, io, total], "README.md's size row"
+    contributing = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    quoted = re.search(r"minus the I/O modules: ([\d,]+) lines in all", contributing)
+    assert quoted and int(quoted.group(1).replace(",", "")) == rest, "CONTRIBUTING.md's total"
