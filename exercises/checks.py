@@ -26,6 +26,9 @@ _TYPE = "type code ignored: the third byte gives the dtype (08 uint8, 09 int8, 0
 _ROWS = "only the first entry/row handled: visit every entry, for i in np.ndindex(x.shape)"
 _NO_FLOOR = "no floor: two zero gradients give 0 / 0; divide by max(|a| + |n|, floor)"
 _NO_DERIVATIVE = "sigmoid derivative missing: dZ1 = dA1 * A1 * (1 - A1)"
+_LOG_SOFTMAX = "log of softmax: a probability that underflows to 0 gives log(0) = -inf; use log-sum-exp"
+_CHANGED = "input changed in place: z -= ... or y.sort() changes the caller's array; compute into new arrays"
+_HINTED = (ValueError, IndexError, struct.error)  # the errors a shape or size mistake raises: worth a hint
 _DTYPES = {
     "float32 float64": "float32 promoted to float64: keep the input's dtype (no float64 constants or arrays)",
     "int64 float64": "float dtype: counts are integers, np.zeros((C, C), dtype=np.int64)",
@@ -44,6 +47,8 @@ def _mistake(text, likely=""):
 def _difference(found, expected, tol=(1e-4, 1e-6), dtype=True):
     """None when found matches expected (shape, values within (rtol, atol), dtype of arrays), else the difference."""
     f, e = np.asarray(found), np.asarray(expected)
+    if isinstance(expected, np.ndarray) and expected.ndim and not isinstance(found, np.ndarray):
+        return f"expected a NumPy array of shape {e.shape}, found a {type(found).__name__} (use np.array, not lists)"
     if f.dtype.kind not in "biuf" or f.shape != e.shape:
         return f"expected shape {e.shape}, found {f.shape if f.dtype.kind in 'biuf' else repr(found)[:80]}"
     bad = np.argwhere(f != e if tol == (0, 0) else ~np.isclose(f, e, *tol, equal_nan=True))
@@ -82,7 +87,7 @@ class _Tester:
         except (NotImplementedError, CheckError):
             raise
         except Exception as err:
-            more = _mistake(hint, " likely") if hint else ""
+            more = _mistake(hint, " likely") if hint and isinstance(err, _HINTED) else ""
             message = f"{self.name} raised {type(err).__name__} on the case '{case}': {str(err).rstrip('.')}"
             raise CheckError(f"{message}{more}.") from err
         if n and not (isinstance(out, tuple | list) and len(out) == n):
@@ -104,7 +109,13 @@ class _Tester:
     def compare(self, cases, library, mistakes, hint=None, tol=(1e-4, 1e-6)):
         """For each (case, *args): fn(*args) against library(*args); mistakes(expected, *args) lists the wrong ones."""
         for case, *args in cases:
-            found, expected = self(case, *args, hint=hint), library(*args)
+            expected, before = library(*args), [np.copy(a) for a in args]  # before the student's function runs
+            found = self(case, *args, hint=hint)
+            changed = [
+                k for k, (a, b) in enumerate(zip(args, before, strict=True)) if not np.array_equal(a, b, equal_nan=True)
+            ]
+            problem = changed and f"argument {changed[0] + 1} was changed by the call" or None
+            self.check(case, problem, None, [(_CHANGED, True)])
             self.expect(case, found, expected, mistakes(expected, *args), tol=tol)
 
 
@@ -147,7 +158,7 @@ def check_parse_idx_header(t):
         dtype, data = idx.IDX_DTYPES[code], bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
         found = t(case := f"{dtype} {shape}", data + bytes(64), n=2, hint=size)
         with contextlib.suppress(TypeError, ValueError):  # otherwise compared as it is: the message shows it
-            found = (np.dtype(found[0]), tuple(int(s) for s in found[1]))
+            found = (found[0] if found[0] is None else np.dtype(found[0]), tuple(int(s) for s in found[1]))
         swapped = struct.unpack(f"<{len(shape)}I", data[4:])
         mistakes = [
             ("sizes read little-endian: IDX is big-endian, struct.unpack('>I', ...)", found[1] == swapped),
@@ -157,6 +168,24 @@ def check_parse_idx_header(t):
         ]
         problem = None if found == (dtype, shape) else f"expected ({dtype}, {shape}), found {found}"
         t.check(case, problem, None, mistakes)
+    for case, data in [
+        ("ValueError for a gzip file", b"\x1f\x8b\x08\x00" + bytes(16)),
+        ("ValueError for type code 0x0A", bytes([0, 0, 0x0A, 1]) + struct.pack(">I", 5) + bytes(5)),
+    ]:
+        _expect_error(t, case, ValueError, data)
+
+
+def _expect_error(t, case, error, *args):
+    """The case passes when fn(*args) raises ``error``, as the exercise asks; anything else fails it."""
+    try:
+        found = f"it returned {t.fn(*args)!r:.80}"
+    except error:
+        return t.check(case, None)
+    except NotImplementedError:
+        raise
+    except Exception as err:
+        found = f"it raised {type(err).__name__}: {err}"
+    t.check(case, f"expected a {error.__name__} (the exercise asks for one), but {found}")
 
 
 @_exercise("read_idx_by_hand", "mnistlib.idx.read_idx", lambda: idx.read_idx)
@@ -175,7 +204,10 @@ def check_read_idx(t):
             mistakes = [
                 (_TYPE, np.asarray(found).dtype == np.uint8 != a.dtype),
                 (offset, np.size(found) == a.size - 8),
-                ("multi-byte values read little-endian: read them as dtype.newbyteorder('>')", a.byteswap()),
+                (
+                    "multi-byte values read little-endian: read them as dtype.newbyteorder('>')",
+                    a.itemsize > 1 and a.byteswap(),
+                ),
                 ("shape ignored (flat array): reshape to the sizes in the header", a.ravel()),
                 (gz, "(" in name),
             ]
@@ -228,8 +260,11 @@ def _step(t, case, call, params, grads, v, hyper, mistakes, uphill):
     """One in-place update fn(params, grads, *call), compared with the library's step from the same state v.
 
     mistakes: (mistake, velocities, prefix, changed hyper-parameters) for the library steps that reproduce it."""
-    before, arrays = {k: p.copy() for k, p in params.items()}, dict(params)
+    before, arrays, grads_before = {k: p.copy() for k, p in params.items()}, dict(params), _copies(grads)
     t(case, params, grads, *call, **(hyper if v else {}))
+    changed = [k for k, g in grads.items() if not np.array_equal(g, grads_before[k])]
+    scaled = "gradients changed in place: g *= lr changes the caller's grads; write p -= lr * g"
+    t.check(case, changed and f"grads[{changed[0]!r}] was changed by the call" or None, None, [(scaled, True)])
     replaced = [k for k, a in arrays.items() if params[k] is not a]
     in_place = "arrays replaced: update them in place, params[name] -= lr * grads[name]"
     t.check(case, replaced and f"params[{replaced[0]!r}] is a new array" or None, None, [(in_place, True)])
@@ -240,6 +275,10 @@ def _step(t, case, call, params, grads, v, hyper, mistakes, uphill):
     return v
 
 
+def _copies(arrays):
+    return {k: np.copy(a) for k, a in arrays.items()}
+
+
 def _sgd_fallback(params, grads, lr):
     train.sgd_step(params, grads, lr=lr)
 
@@ -248,11 +287,13 @@ def _sgd_fallback(params, grads, lr):
 def check_sgd_step(t):
     """sgd_step_by_hand(params, grads, lr) (notebook 02): p -= lr * g for every array of params, in place."""
     rebinding = "rebinding instead of updating in place: p = p - lr * g leaves params unchanged; write p -= lr * g"
+    logistic = {"W": np.linspace(-1, 1, 784, dtype=np.float32), "b": np.full((), 0.5, np.float32)}
     for case, sizes, dtype in [
         ("small net", [4, 3, 2], np.float64),
         ("MLP 784-100-10 float32", [784, 100, 10], np.float32),
+        ("W (784,) and a 0-d b float32", None, None),
     ]:
-        params = _net(sizes, 1, dtype, seed=3)[0]
+        params = _net(sizes, 1, dtype, seed=3)[0] if sizes else logistic
         mistakes = [(rebinding, None, "", {"lr": 0}), ("lr ignored: p -= lr * g", None, "", {"lr": 1})]
         grads, uphill = {k: np.cos(p) for k, p in params.items()}, "step in the wrong direction: p -= lr * g"
         _step(t, case, [0.1], params, grads, None, {"lr": 0.1}, mistakes, uphill)
@@ -269,8 +310,10 @@ def check_softmax(t):
         ("large logits (float64)", rng.normal(1000, 1, (3, 4))),
         ("a row 1000 below the others", far),
         ("large logits (float32)", rng.normal(100, 1, (3, 4)).astype(np.float32)),
+        ("a row spanning 300 (float32)", spread := np.float32([[0, 200, -100], [5, -5, 0]])),
         ("full batch (256, 10) float32", rng.normal(0, 5, (256, 10)).astype(np.float32)),
     ]
+    not_max = "shifted by the minimum or the mean: only the row's maximum makes every exponent <= 0"
     batch = "normalised over the whole batch: rows sum to 1/N; use exps.sum(axis=1, keepdims=True)"
     axis0 = "axis=0: an example's probabilities are a row; use sum(axis=1, keepdims=True)"
     global_max = "global max subtracted: a row far below it is 0 / 0; use logits.max(axis=1, keepdims=True)"
@@ -281,7 +324,10 @@ def check_softmax(t):
             (batch, F.softmax(logits.ravel()).reshape(logits.shape)),
             (keepdims, len(logits) == 10 and np.exp(logits) / np.exp(logits).sum(1)),
             (axis0, F.softmax(logits, axis=0)),
-            (global_max if logits is far else _NO_SHIFT, lambda f: not np.isfinite(f).all()),
+            (
+                global_max if logits is far else not_max if logits is spread else _NO_SHIFT,
+                lambda f: not np.isfinite(f).all(),
+            ),
         ],
         hint=keepdims,
     )
@@ -291,18 +337,28 @@ def check_softmax(t):
 def check_cross_entropy(t):
     """cross_entropy_from_logits(logits, y) -> float (notebook 03): the mean of -log softmax(logits)[i, y_i]."""
     rng, index = np.random.default_rng(5), "probs[:, y] indexing: it is an (N, N) matrix; use probs[np.arange(N), y]"
-    wrong, log_softmax = np.float32([[0, -110, 0], [1, 2, 3]]), "log of softmax: log(0) = -inf; use log-sum-exp"
+    wrong, log_softmax = np.float32([[0, -110, 0], [1, 2, 3]]), _LOG_SOFTMAX
     cases = [
         ("small batch", np.array([[2, 1, 0.1], [0.5, 2.5, -1], [0, 0, 0], [1, 2, 3]]), np.array([0, 2, 1, 2])),
         ("a confident wrong answer", wrong, np.array([1, 2])),
         ("large logits", rng.normal(1000, 1, (4, 3)), np.array([0, 1, 2, 0])),
+        (
+            "rows 200 apart (float32)",
+            far := np.float32([[0, 1, 2], [200, 201, 202], [-200, -199, -198]]),
+            np.arange(3),
+        ),
         ("full batch (256, 10) float32", rng.normal(0, 5, (256, 10)).astype(np.float32), np.arange(256) % 10),
     ]
+    global_max = "global max subtracted: a row far below it gives log(0); use logits.max(axis=1, keepdims=True)"
     t.compare(
         cases,
         F.cross_entropy,
         lambda e, logits, y: [
-            (log_softmax if logits is wrong else _NO_SHIFT, lambda f: not np.isfinite(f)),
+            (
+                log_softmax if logits is wrong else global_max if logits is far else _NO_SHIFT,
+                lambda f: not np.isfinite(f),
+            ),
+            ("divided by N * C: the mean is over the N examples, not over every logit", e / logits.shape[1]),
             (_EPSILON, _below(0.9 * e)),
             (_SUMMED, len(y) * e),
             (index, lambda f: np.shape(f) == (len(y), len(y))),
@@ -361,16 +417,21 @@ def check_two_layer_backprop(t):
     for case, sizes, N in [
         ("H == C", [4, 3, 3], 6),
         ("H != C", [4, 5, 3], 6),
+        ("logits near 1000", [4, 5, 3], 6),
         ("full size (256, 784) float32", [784, 100, 10], 256),
     ]:
         p, X, y = _net(sizes, N, np.float32 if "32" in case else np.float64, seed=7)
+        p["b2"] += [1000, 1000, 0] if "1000" in case else 0  # y holds class 2: its probability underflows to 0
         (loss, grads), (e_loss, e_grads) = t(case, p, X, y, n=2, hint=transpose), _mlp_loss_and_grads(p, X, y)
+        if not isinstance(grads, dict):
+            t.check(case, f"expected grads as a dict name -> array, found {type(grads).__name__}")
         bugs = {b: _backprop_bug(p, X, y, b) for b in [_NO_DERIVATIVE] + [transpose, layer] * (sizes[1] == sizes[2])}
-        t.expect(case, loss, e_loss, [(_SUMMED, N * e_loss)], "loss")
+        stable = [(_NO_SHIFT, np.isnan), (_LOG_SOFTMAX, np.isinf), (_EPSILON, _below(0.9 * e_loss))]
+        t.expect(case, loss, e_loss, [(_SUMMED, N * e_loss), *stable], "loss")
         for k in ["W2", "b2", "W1", "b1"]:
             e = e_grads[k]
             mistakes = [(_SIGN, -e), (not_divided, N * e), (averaged, k[0] == "b" and e / N)]
-            t.expect(case, dict(grads).get(k), e, mistakes + [(b, g[k]) for b, g in bugs.items() if k in g], k)
+            t.expect(case, grads.get(k), e, mistakes + [(b, g[k]) for b, g in bugs.items() if k in g], k)
 
 
 def _mlp_loss_and_grads(params, X, y):
@@ -392,7 +453,7 @@ def check_numerical_gradient(t):
         ("cross-entropy of W (64, 10) as in notebook 05", lambda: F.cross_entropy(X @ W, np.arange(32) % 10), W, 1e-5),
     ]
     for case, f, x, h in cases:
-        x0, grad = x.copy(), t(case, f, x, *(() if h == 1e-5 else (h,)), hint=_ROWS)  # the default h is used too
+        x0, grad = x.copy(), t(case, f, x, **({} if h == 1e-5 else {"h": h}), hint=_ROWS)  # h= as notebook 05 calls it
         t.expect(case, x, x0, [("x not restored: set x[i] = old after the two evaluations", True)], "x", (1e-12, 0))
         e, first, row = gradcheck.numerical_gradient(f, x, h=h), np.zeros_like(x), np.zeros_like(x)
         first.flat[: len(x)], row[0] = e.flat[: len(x)], e[0]
@@ -401,7 +462,7 @@ def check_numerical_gradient(t):
             (one_sided, e - 3 * x * h),
             ("divided by h instead of 2h: x + h and x - h are 2h apart", 2 * e),
             ("perturbing a copy: f reads x itself; change x[i] in place", 0 * e),
-            *[(_ROWS, wrong) for wrong in (first, row, e.sum(-1, keepdims=True) + 0 * e)],
+            *[(_ROWS, wrong) for wrong in (first, row, e.sum(-1, keepdims=True) + 0 * e) if x.ndim > 1],
         ]
         t.expect(case, grad, e, mistakes, tol=(1e-6, 1e-9))
 
@@ -422,6 +483,7 @@ def check_relative_error(t):
         cases,
         gradcheck.relative_error,
         lambda e, a, n: [
+            ("not reduced to one number: return the largest entry as a float", lambda f: np.ndim(f) > 0),
             (_NO_FLOOR, np.isnan),
             (_NO_FLOOR, np.max(np.abs(a - n) / (np.abs(a) + np.abs(n)))),
             ("absolute instead of relative: divide by |a| + |n|", np.max(np.abs(a - n))),
@@ -430,6 +492,9 @@ def check_relative_error(t):
         ],
         tol=(1e-6, 1e-12),
     )
+    case = "floor=1e-300 on Python numbers (as notebook 05 calls it)"
+    ignored = "floor ignored: divide by max(|a| + |n|, floor) with the floor passed in, not a fixed 1e-8"
+    t.expect(case, t(case, 1e-13, -1e-13, floor=1e-300), 1.0, [(ignored, _below(0.1))], tol=(1e-6, 0))
 
 
 def _momentum_fallback(params, grads, velocities, *, lr, momentum, weight_decay):
@@ -522,6 +587,8 @@ def check_topological_order(t):
     """topological_order_by_hand(root) -> list (notebook 07): every node reachable once, parents first, root last."""
     for case, root in _graphs(_autodiff().Tensor).items():
         order, reachable = list(t(case, root) or []), {id(n) for n in _autodiff().topological_order(root)}
+        if not all(isinstance(n, _autodiff().Tensor) for n in order):
+            t.check(case, f"expected a flat list of the graph's nodes (Tensors), found {repr(order)[:80]}")
         where = {id(node): i for i, node in enumerate(order)}
         late = [(p.op, n.op) for n in order for p in n.parents if where.get(id(p), -1) > where[id(n)]]
         problem = late and f"node {late[0][0]!r} comes after {late[0][1]!r}, which is computed from it" or None

@@ -22,6 +22,8 @@ DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: n
 
 # ------------------------------------------------------------------------------------------------ notebook 01
 def parse_idx_header(data):
+    if data[:2] != b"\0\0" or data[2] not in DTYPES:
+        raise ValueError(f"not an IDX header: {data[:4].hex(' ')}")
     dtype, ndim = np.dtype(DTYPES[data[2]]), data[3]
     return dtype, struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
 
@@ -611,8 +613,9 @@ def test_direct_fallbacks_are_the_library_functions():
 
 SUCCESS_LINES = {
     checks.check_parse_idx_header: (
-        "parse_idx_header passed 7 checks: uint8 (60000, 28, 28); uint8 (60000,); int8 (5, 3); "
-        "int16 (2, 3, 4); int32 (2, 1, 3, 2); float32 (70000, 784); float64 (1,)."
+        "parse_idx_header passed 9 checks: uint8 (60000, 28, 28); uint8 (60000,); int8 (5, 3); "
+        "int16 (2, 3, 4); int32 (2, 1, 3, 2); float32 (70000, 784); float64 (1,); ValueError for a gzip file; "
+        "ValueError for type code 0x0A."
     ),
     checks.check_read_idx: (
         "read_idx_by_hand passed 15 checks: uint8.idx; uint8.idx.gz; int8.idx; int8.idx.gz; int16.idx; "
@@ -622,28 +625,31 @@ SUCCESS_LINES = {
     checks.check_bce_loss_and_grads: (
         "bce_loss_and_grads passed 3 checks: small batch; logits 800 and -900; full batch (256, 784) float32."
     ),
-    checks.check_sgd_step: "sgd_step_by_hand passed 2 checks: small net; MLP 784-100-10 float32.",
+    checks.check_sgd_step: (
+        "sgd_step_by_hand passed 3 checks: small net; MLP 784-100-10 float32; W (784,) and a 0-d b float32."
+    ),
     checks.check_softmax: (
-        "softmax_rows passed 6 checks: rows sum to 1 at W = 0; N = C = 10; large logits (float64); "
-        "a row 1000 below the others; large logits (float32); full batch (256, 10) float32."
+        "softmax_rows passed 7 checks: rows sum to 1 at W = 0; N = C = 10; large logits (float64); "
+        "a row 1000 below the others; large logits (float32); a row spanning 300 (float32); "
+        "full batch (256, 10) float32."
     ),
     checks.check_cross_entropy: (
-        "cross_entropy_from_logits passed 4 checks: small batch; a confident wrong answer; large logits; "
-        "full batch (256, 10) float32."
+        "cross_entropy_from_logits passed 5 checks: small batch; a confident wrong answer; large logits; "
+        "rows 200 apart (float32); full batch (256, 10) float32."
     ),
     checks.check_two_layer_forward: (
         "two_layer_forward passed 3 checks: square weights; small net; full size (256, 784) float32."
     ),
     checks.check_two_layer_backprop: (
-        "two_layer_loss_and_grads passed 3 checks: H == C; H != C; full size (256, 784) float32."
+        "two_layer_loss_and_grads passed 4 checks: H == C; H != C; logits near 1000; full size (256, 784) float32."
     ),
     checks.check_numerical_gradient: (
         "centered_gradient passed 3 checks: sum(x**3), x of shape (5,); sum(x**3), x of shape (3, 4); "
         "cross-entropy of W (64, 10) as in notebook 05."
     ),
     checks.check_relative_error: (
-        "relative_error_by_hand passed 4 checks: two zero gradients; 1e-12 against -1e-12; hand-made; "
-        "full size (784, 100)."
+        "relative_error_by_hand passed 5 checks: two zero gradients; 1e-12 against -1e-12; hand-made; "
+        "full size (784, 100); floor=1e-300 on Python numbers (as notebook 05 calls it)."
     ),
     checks.check_momentum_step: ("momentum_step passed 4 checks: step 1; step 2; step 3; MLP 784-100-10 float32."),
     checks.check_confusion_matrix: (
