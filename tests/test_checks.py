@@ -451,6 +451,78 @@ def topological_direct_parents(root):
     return [*dict.fromkeys(root.parents), root]
 
 
+# ------------------------------------------------- mistakes a probe of the checks found accepted (or crashing)
+def header_without_validation(data):
+    return np.dtype(DTYPES.get(data[2], np.uint8)), struct.unpack(f">{data[3]}I", data[4 : 4 + 4 * data[3]])
+
+
+def sgd_slice_assignment(params, grads, lr):  # fine for arrays, an IndexError for notebook 02's 0-d b
+    for name in params:
+        params[name][:] = params[name] - lr * grads[name]
+
+
+def sgd_scales_the_gradients(params, grads, lr):  # right parameters, but the caller's grads are scaled
+    for name in params:
+        grads[name] *= lr
+        params[name] -= grads[name]
+
+
+def softmax_min_shift(logits):
+    exps = np.exp(logits - logits.min(axis=1, keepdims=True))
+    return exps / exps.sum(axis=1, keepdims=True)
+
+
+def softmax_in_place(logits):
+    logits -= logits.max(axis=1, keepdims=True)
+    exps = np.exp(logits)
+    return exps / exps.sum(axis=1, keepdims=True)
+
+
+def softmax_list(logits):
+    return [np.exp(row - row.max()) / np.exp(row - row.max()).sum() for row in logits]
+
+
+def ce_global_max(logits, y):
+    shifted = logits - logits.max()
+    return (np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(y)), y]).mean()
+
+
+def ce_over_every_logit(logits, y):
+    return cross_entropy_from_logits(logits, y) * len(y) / logits.size
+
+
+def backprop_log_softmax_loss(params, X, y):
+    loss, grads = two_layer_loss_and_grads(params, X, y)
+    logits = sigmoid(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+    return ce_log_softmax(logits, y), grads
+
+
+def backprop_grads_as_a_tuple(params, X, y):
+    loss, grads = two_layer_loss_and_grads(params, X, y)
+    return loss, tuple(grads.values())
+
+
+def gradient_with_eps(f, x, eps=1e-5):  # notebook 05 calls it with h=...
+    return centered_gradient(f, x, eps)
+
+
+def relative_fixed_floor(a, n, floor=1e-8):
+    return relative_error_by_hand(a, n)
+
+
+def relative_not_reduced(a, n, floor=1e-8):
+    return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
+
+
+def confusion_sorts_the_labels(y_true, y_pred, num_classes=10):
+    y_true.sort()
+    return confusion_matrix_by_hand(y_true, y_pred, num_classes)
+
+
+def topological_op_names(root):
+    return [node.op for node in topological_order_by_hand(root)]
+
+
 # ------------------------------------------------------------------------------------------------ tests
 REFERENCES = {
     checks.check_parse_idx_header: parse_idx_header,
@@ -560,7 +632,32 @@ MISTAKES = [
     (checks.check_topological_order, topological_twice, "'a node listed twice'"),
     (checks.check_topological_order, topological_reversed, "'reversed order'"),
     (checks.check_topological_order, topological_direct_parents, "'only direct parents visited'"),
+    (checks.check_parse_idx_header, header_without_validation, "'ValueError for a gzip file': expected a ValueError"),
+    (checks.check_sgd_step, sgd_slice_assignment, "raised IndexError on the case 'W (784,) and a 0-d b float32'"),
+    (checks.check_sgd_step, sgd_scales_the_gradients, "'gradients changed in place'"),
+    (checks.check_softmax, softmax_min_shift, "'shifted by the minimum or the mean'"),
+    (checks.check_softmax, softmax_in_place, "'input changed in place'"),
+    (checks.check_softmax, softmax_list, "expected a NumPy array of shape (4, 10), found a list"),
+    (checks.check_cross_entropy, ce_global_max, "'global max subtracted'"),
+    (checks.check_cross_entropy, ce_over_every_logit, "'divided by N * C'"),
+    (checks.check_two_layer_backprop, backprop_log_softmax_loss, "'logits near 1000': loss: expected"),
+    (checks.check_two_layer_backprop, backprop_log_softmax_loss, "'log of softmax'"),
+    (checks.check_two_layer_backprop, backprop_grads_as_a_tuple, "expected grads as a dict name -> array"),
+    (checks.check_numerical_gradient, gradient_with_eps, "unexpected keyword argument 'h'"),
+    (checks.check_relative_error, relative_fixed_floor, "'floor ignored'"),
+    (checks.check_relative_error, relative_not_reduced, "'not reduced to one number'"),
+    (checks.check_confusion_matrix, confusion_sorts_the_labels, "'input changed in place'"),
+    (checks.check_topological_order, topological_op_names, "expected a flat list of the graph's nodes"),
 ]
+
+
+def test_a_hint_is_given_only_for_errors_a_shape_mistake_raises():
+    def misspelt(params, X):
+        return sigmoidd(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]  # noqa: F821
+
+    with pytest.raises(CheckError) as info:
+        checks.check_two_layer_forward(misspelt)
+    assert "raised NameError" in str(info.value) and "classic mistake" not in str(info.value)
 
 
 def not_done(*args, **kwargs):
