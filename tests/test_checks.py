@@ -31,7 +31,8 @@ def parse_idx_header(data):
 def read_idx_by_hand(path, *, header=parse_idx_header, gz=True, big_endian=True, offset=None, reshape=True):
     with open(path, "rb") as f:
         data = f.read()
-    if gz is True and data[:2] == b"\x1f\x8b" or gz == "by name" and str(path).endswith(".gz"):
+    by_name = gz == "by name" and str(path).endswith(".gz") or gz == ".gz in the name" and ".gz" in str(path)
+    if gz is True and data[:2] == b"\x1f\x8b" or by_name:
         data = gzip.decompress(data)
     dtype, shape = header(data)
     stored = dtype.newbyteorder(">") if big_endian else dtype
@@ -519,6 +520,24 @@ def confusion_sorts_the_labels(y_true, y_pred, num_classes=10):
     return confusion_matrix_by_hand(y_true, y_pred, num_classes)
 
 
+def backprop_unshifted_logsumexp(params, X, y):
+    loss, grads = two_layer_loss_and_grads(params, X, y)
+    logits = sigmoid(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+    return (np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(len(y)), y]).mean(), grads
+
+
+def gradient_first_entry_only(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    old = x.flat[0]
+    x.flat[0] = old + h
+    f_plus = f()
+    x.flat[0] = old - h
+    f_minus = f()
+    x.flat[0] = old
+    grad.flat[0] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
 def topological_op_names(root):
     return [node.op for node in topological_order_by_hand(root)]
 
@@ -641,7 +660,11 @@ MISTAKES = [
     (checks.check_cross_entropy, ce_global_max, "'global max subtracted'"),
     (checks.check_cross_entropy, ce_over_every_logit, "'divided by N * C'"),
     (checks.check_two_layer_backprop, backprop_log_softmax_loss, "'logits near 1000': loss: expected"),
-    (checks.check_two_layer_backprop, backprop_log_softmax_loss, "'log of softmax'"),
+    (checks.check_two_layer_backprop, backprop_log_softmax_loss, "'unstable loss'"),
+    (checks.check_two_layer_backprop, backprop_unshifted_logsumexp, "'logits near 1000': loss: expected"),
+    (checks.check_two_layer_backprop, backprop_unshifted_logsumexp, "'unstable loss'"),
+    (checks.check_read_idx, variant(read_idx_by_hand, gz=".gz in the name"), "'gzip not detected by its magic bytes'"),
+    (checks.check_numerical_gradient, gradient_first_entry_only, "'only the first entry/row handled'"),
     (checks.check_two_layer_backprop, backprop_grads_as_a_tuple, "expected grads as a dict name -> array"),
     (checks.check_numerical_gradient, gradient_with_eps, "unexpected keyword argument 'h'"),
     (checks.check_relative_error, relative_fixed_floor, "'floor ignored'"),
@@ -753,8 +776,8 @@ SUCCESS_LINES = {
         "confusion_matrix_by_hand passed 3 checks: hand-made (3 classes); classes 5 to 9 never occur; 10000 labels."
     ),
     checks.check_unbroadcast: (
-        "unbroadcast_by_hand passed 8 checks: (4, 3) to (3,); (4, 3) to (4, 1); (4, 3) to (1, 3); "
-        "(2, 3, 4) to (4,); (2, 3, 4) to (3, 1); (3,) to (); (2, 3) to (2, 3); (256, 100) to (100,)."
+        "unbroadcast_by_hand passed 9 checks: (4, 3) to (3,); (4, 3) to (4, 1); (4, 3) to (1, 3); "
+        "(2, 3, 4) to (4,); (4, 3) to (); (2, 3, 4) to (3, 1); (3,) to (); (2, 3) to (2, 3); (256, 100) to (100,)."
     ),
     checks.check_topological_order: (
         "topological_order_by_hand passed 5 checks: a chain; a diamond; x * x; "
