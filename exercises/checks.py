@@ -261,7 +261,8 @@ def _step(t, case, call, params, grads, v, hyper, mistakes, uphill):
     """One in-place update fn(params, grads, *call), compared with the library's step from the same state v.
 
     mistakes: (mistake, velocities, prefix, changed hyper-parameters) for the library steps that reproduce it."""
-    before, arrays, grads_before = {k: p.copy() for k, p in params.items()}, dict(params), _copies(grads)
+    before, arrays = {k: p.copy() for k, p in params.items()}, dict(params)
+    grads_before = {k: np.copy(g) for k, g in grads.items()}  # np.copy: a gradient may be a NumPy scalar
     t(case, params, grads, *call, **(hyper if v else {}))
     changed = [k for k, g in grads.items() if not np.array_equal(g, grads_before[k])]
     scaled = "gradients changed in place: g *= lr changes the caller's grads; write p -= lr * g"
@@ -274,10 +275,6 @@ def _step(t, case, call, params, grads, v, hyper, mistakes, uphill):
     for k, e in expected.items():
         t.expect(case, params[k], e, [(m, c[k]) for m, c in wrong] + [(uphill, 2 * before[k] - e)], f"params[{k!r}]")
     return v
-
-
-def _copies(arrays):
-    return {k: np.copy(a) for k, a in arrays.items()}
 
 
 def _sgd_fallback(params, grads, lr):
