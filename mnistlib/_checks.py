@@ -54,7 +54,8 @@ def progress_enabled(progress, func):
 def as_labels(y, n, func, name="y", num_classes=None):
     """``y`` as a (n,) integer array (no copy; n=None: any length), values in [0, num_classes) if that is given.
 
-    Cheap on purpose (one min and one max): it runs inside the training loop.
+    Cheap on purpose, since it runs inside the training loop: the range check is one max, of the labels read as
+    unsigned integers (a negative label reads as a huge one).
     """
     y = np.asarray(y)
     if y.ndim != 1 or (n is not None and y.shape[0] != n):
@@ -65,7 +66,7 @@ def as_labels(y, n, func, name="y", num_classes=None):
             f"{func}: {name} must hold integer class labels (e.g. int64); found dtype {y.dtype}. "
             f"Convert with {name}.astype(np.int64) if the values are whole numbers."
         )
-    if num_classes is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
+    if num_classes is not None and y.size and y.view(f"u{y.itemsize}").max() >= num_classes:
         raise ValueError(
             f"{func}: labels in {name} must be in [0, {num_classes - 1}] for {num_classes} classes; "
             f"found values from {y.min()} to {y.max()}."

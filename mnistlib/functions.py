@@ -29,11 +29,12 @@ def _as_float(x, func, name="logits"):
     return x
 
 
-def _shifted(logits, axis, func):
+def _shifted(logits, axis, func, check=True):
     """``(logits - m, m)`` with m the maximum along ``axis`` (kept as size 1): every shifted entry is <= 0.
 
     A difference beyond the dtype's range (e.g. -3e38 - 3e38 in float32) becomes -inf, whose exp is exactly the
-    right probability, 0; that overflow is expected, so it does not warn.
+    right probability, 0; that overflow is expected, so it does not warn. ``check=False`` skips the finiteness
+    check (one pass over m) for a caller that checks its result instead: such logits make the shifted row nan.
     """
     logits = _as_float(logits, func)
     if logits.ndim == 0 or logits.shape[axis] == 0:
@@ -42,8 +43,8 @@ def _shifted(logits, axis, func):
             f"found shape {logits.shape}."
         )
     m = logits.max(axis=axis, keepdims=True)  # nan and +inf propagate into the maximum
-    with np.errstate(over="ignore"):  # a difference beyond the dtype's range is -inf (see above): no warning
-        if not np.isfinite(m).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # see above; invalid: inf - inf with check=False
+        if check and not np.isfinite(m).all():
             where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
             raise ValueError(
                 f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "

@@ -95,13 +95,16 @@ def softmax_cross_entropy(logits, y):
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C) with N >= 1; found {logits.shape}.")
     n, c = logits.shape
     y = as_labels(y, n, "softmax_cross_entropy", num_classes=c)
-    dlogits = np.ascontiguousarray(_shifted(logits, 1, "softmax_cross_entropy")[0])  # C order: flat below is a view
+    shifted, _ = _shifted(logits, 1, "softmax_cross_entropy", check=False)  # checked below, from the loss
+    dlogits = np.ascontiguousarray(shifted)  # C order: flat below is a view
     # dlogits[arange(n), y] as positions in the flattened array: the same entries, indexed ~2x faster
     flat, true_class = dlogits.reshape(-1), np.arange(0, n * c, c) + y.astype(np.intp, copy=False)
     picked = flat[true_class]  # a copy, taken before the in-place exp
     np.exp(dlogits, out=dlogits)
     sums = dlogits.sum(axis=1, keepdims=True)
     loss = float((np.log(sums[:, 0]) - picked).sum()) / n
+    if loss != loss:  # nan: from nan or +inf logits, or a row of only -inf; _shifted raises, naming the row
+        _shifted(logits, 1, "softmax_cross_entropy")
     dlogits /= sums * n  # probabilities / N
     flat[true_class] -= 1 / n  # a python float keeps float32
     return loss, dlogits

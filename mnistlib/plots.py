@@ -38,8 +38,7 @@ def _image_grid(fig, count, ncols, cell, extra=0.6):
         fig = plt.figure(figsize=(max(2.5, ncols * cell[0]), nrows * cell[1] + extra), layout="constrained")
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(count)]
     for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     return fig, axes
 
 
@@ -158,13 +157,11 @@ def plot_history(history, *, compare=None, fig=None, title="Training history"):
     for h, style, tag in [(history, "-", ""), (compare, "--", " (previous run)")]:
         for ax, keys, scale in zip(axes, [("loss", "val_loss"), ("train_acc", "val_acc")], (1, 100), strict=False):
             _curves(ax, h, keys, scale, style, tag)
+    axes[0].set(title="Loss", ylabel="cross-entropy loss (nats)")
+    axes[1].set(title="Accuracy", ylabel="accuracy (%)")
     if history.val_acc:
         best = int(np.nanargmax(history.val_acc))
         axes[1].set_title(f"Accuracy (best validation {100 * history.val_acc[best]:.2f}% at epoch {best + 1})")
-    else:
-        axes[1].set_title("Accuracy")
-    axes[0].set(title="Loss", ylabel="cross-entropy loss (nats)")
-    axes[1].set_ylabel("accuracy (%)")
     if show_lr:
         axes[2].step(np.arange(1, lrs.size + 1), lrs, where="mid", color="tab:green")
         axes[2].set(title="Learning rate", ylabel="learning rate")

@@ -8,6 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from mnistlib._checks import as_labels
 from mnistlib.functions import _exp_limit, accuracy, cross_entropy, log_softmax, logsumexp, one_hot, sigmoid, softmax
 
 # No per-example deadline: the machine may be busy (2 cores shared); set here, not in a global profile.
@@ -430,6 +431,18 @@ def test_one_hot_errors():
         one_hot(np.zeros((2, 2), np.int64))
     with pytest.raises(TypeError, match="integer"):
         one_hot(np.array([0.5, 1.0]))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64])
+def test_label_range_check_catches_every_value_out_of_range_in_every_integer_dtype(dtype):
+    info = np.iinfo(dtype)
+    good = np.array([0, 3, 9, 5], dtype)
+    assert as_labels(good, 4, "f", num_classes=10) is good and as_labels(good[::2], 2, "f", num_classes=10).size == 2
+    for bad in [v for v in (info.min, -1, 10, 11, info.max) if info.min <= v <= info.max and not 0 <= v < 10]:
+        y = np.array([2, bad, 7, 0, 1, 4], dtype)
+        for labels in (y, y[::-1], y[1::2], np.broadcast_to(y[1:2], (3,))):  # contiguous or not, and a 0-stride view
+            with pytest.raises(ValueError, match=rf"\[0, 9\] for 10 classes; found values from .*{bad}"):
+                as_labels(labels, None, "f", num_classes=10)
 
 
 # ----------------------------------------------------------------------------------------------------------------

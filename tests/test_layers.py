@@ -4,6 +4,8 @@ The numerical gradient helper is local on purpose: mnistlib.gradcheck is tested 
 depend on it.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -287,6 +289,27 @@ def test_loss_shape_and_label_errors():
         sigmoid_cross_entropy(np.zeros(4), np.zeros(3))
     with pytest.raises(ValueError, match="binary labels 0 or 1.*labels == d"):
         sigmoid_cross_entropy(np.zeros(3), np.array([0, 1, 3]))
+
+
+@pytest.mark.parametrize("bad", [[np.inf, 0.0], [np.nan, 0.0], [-np.inf, -np.inf], [np.nan, -np.inf]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_refuses_nan_and_inf_rows_like_cross_entropy(bad, dtype):
+    logits = np.array([[0.0, 1.0], [2.0, -1.0], bad], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an error, not a RuntimeWarning first (inf - inf, exp(nan))
+        with pytest.raises(ValueError, match=r"softmax_cross_entropy: .*index \[2\] contains nan or \+inf, or only"):
+            softmax_cross_entropy(logits, np.array([0, 1, 1]))
+
+
+def test_softmax_cross_entropy_minus_inf_and_extreme_logits_are_not_errors():
+    big = np.finfo(np.float32).max
+    logits = np.array([[-np.inf, 0.0], [big, -big], [-big, big]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, dlogits = softmax_cross_entropy(logits, np.array([1, 0, 1]))
+        assert loss == 0.0 and dlogits.tolist() == [[0, 0], [0, 0], [0, 0]]
+        loss, dlogits = softmax_cross_entropy(logits, np.array([0, 0, 1]))  # the true class has probability 0
+        assert loss == np.inf and np.isfinite(dlogits).all()
 
 
 def test_binary_loss_refuses_nan_and_inf_logits():
