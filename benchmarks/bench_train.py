@@ -10,7 +10,7 @@ accumulated for the epoch (``fit`` records it too), fresh arrays for every inter
 
 mnistlib's side is ``fit(model, X, y, rng=rng, num_epochs=1, batch_size=100, lr=0.5)`` called once per epoch: it
 includes everything a user pays for (argument checks, ``model.loss_and_grads`` with the layers' checks, the stable
-sigmoid, ``sgd_step``, and fit's end-of-epoch train accuracy on every 30th training example).
+sigmoid, ``sgd_step``, and fit's end-of-epoch train accuracy on every 31st training example).
 
 Protocol: the epochs of the two sides alternate (ABBA order) in one process, so both see the same machine load;
 reported are the medians of the wall-clock and CPU (``time.process_time``) seconds per epoch and the median of the

@@ -393,6 +393,33 @@ def test_train_accuracy_uses_a_fixed_subset_of_large_training_sets(monkeypatch):
     assert model.forward_rows == [30, 30]  # small sets: all of them
 
 
+class AlternatingModel:
+    """Never learns; predicts column 0 of X: right on odd rows and wrong on even ones (see the test below)."""
+
+    def __init__(self):
+        self.params = {"W": np.zeros(1)}
+
+    def loss_and_grads(self, X, y):
+        return 0.0, {"W": np.zeros(1)}
+
+    def forward(self, X):
+        return np.eye(3)[X[:, 0].astype(int)]
+
+
+def test_train_accuracy_subset_is_unbiased_when_rows_alternate_and_leaves_rng_alone(monkeypatch):
+    # MNIST's training images alternate between two groups of writers; every k-th row with k even sees one group
+    # only. Here the model is right on exactly half the rows, the odd ones: every 10th row would score 0%.
+    monkeypatch.setattr(train, "TRAIN_ACC_SUBSET", 400)
+    y = np.arange(4000) % 3
+    X = np.stack([np.where(np.arange(4000) % 2, y, (y + 1) % 3), np.zeros(4000)], axis=1)
+    rng, reference = np.random.default_rng(5), np.random.default_rng(5)
+    history = fit(AlternatingModel(), X, y, rng=rng, num_epochs=3, batch_size=1000, progress=False)
+    assert history.train_acc[0] == history.train_acc[-1] and abs(history.train_acc[0] - 0.5) < 0.1
+    for _ in range(3):
+        reference.permutation(4000)
+    assert rng.random() == reference.random()  # fit drew one permutation per epoch from rng, nothing else
+
+
 def test_validation_metrics_match_a_direct_evaluation():
     X, y = blobs(n=300)
     X_val, y_val = blobs(n=120, seed=0)  # same blobs, different draw order is fine
