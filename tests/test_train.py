@@ -407,8 +407,8 @@ class AlternatingModel:
 
 
 def test_train_accuracy_subset_is_unbiased_when_rows_alternate_and_leaves_rng_alone(monkeypatch):
-    # MNIST's training images alternate between two groups of writers; every k-th row with k even sees one group
-    # only. Here the model is right on exactly half the rows, the odd ones: every 10th row would score 0%.
+    # MNIST's even training images are harder than its odd ones, and every k-th row with k even sees even rows only.
+    # Here the model is right on exactly half the rows, the odd ones: every 10th row would score 0%.
     monkeypatch.setattr(train, "TRAIN_ACC_SUBSET", 400)
     y = np.arange(4000) % 3
     X = np.stack([np.where(np.arange(4000) % 2, y, (y + 1) % 3), np.zeros(4000)], axis=1)
