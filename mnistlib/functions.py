@@ -34,7 +34,7 @@ def _shifted(logits, axis, func, check=True):
 
     A difference beyond the dtype's range (e.g. -3e38 - 3e38 in float32) becomes -inf, whose exp is exactly the
     right probability, 0; that overflow is expected, so it does not warn. ``check=False`` skips the finiteness
-    check (one pass over m) for a caller that checks its result instead: such logits make the shifted row nan.
+    check (one pass over m) for a caller that checks its result instead: such logits put a nan in the shifted row.
     """
     logits = _as_float(logits, func)
     if logits.ndim == 0 or logits.shape[axis] == 0:
