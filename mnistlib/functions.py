@@ -37,7 +37,7 @@ def _shifted(logits, axis, func, check=True):
     check (one pass over m) for a caller that checks its result instead: such logits put a nan in the shifted row.
     """
     logits = _as_float(logits, func)
-    if logits.ndim == 0 or logits.shape[axis] == 0:
+    if logits.ndim == 0 or logits.shape[np.lib.array_utils.normalize_axis_index(axis, logits.ndim, func)] == 0:
         raise ValueError(
             f"{func}: logits need an axis of class scores with at least one entry (e.g. shape (N, C)); "
             f"found shape {logits.shape}."

@@ -224,6 +224,16 @@ def test_scalars_and_empty_class_axes_are_a_clear_error(func, x):
         func(x)
 
 
+@pytest.mark.parametrize("func", [softmax, log_softmax, logsumexp])
+@pytest.mark.parametrize("axis", [2, -3, 10])
+def test_an_axis_the_array_does_not_have_is_a_clear_error(func, axis):
+    with pytest.raises(np.exceptions.AxisError, match=rf"^{func.__name__}: axis {axis} is out of bounds .* 2"):
+        func(np.zeros((3, 4)), axis=axis)
+    with pytest.raises(TypeError, match="integer"):
+        func(np.zeros((3, 4)), axis=1.0)
+    np.testing.assert_array_equal(func(np.zeros((3, 4)), axis=-2), func(np.zeros((3, 4)), axis=0))
+
+
 def test_an_empty_batch_is_fine_for_softmax_but_not_for_a_mean_loss():
     assert softmax(np.zeros((0, 10))).shape == (0, 10)
     with pytest.raises(ValueError, match="the mean over an empty batch is undefined"):
