@@ -4,6 +4,8 @@ Most tests use ``TinySoftmax``, a minimal model written here against the model c
 loss_and_grads), so that they test the training loop alone; others use the real models of mnistlib.models.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -418,6 +420,18 @@ def test_train_accuracy_subset_is_unbiased_when_rows_alternate_and_leaves_rng_al
     for _ in range(3):
         reference.permutation(4000)
     assert rng.random() == reference.random()  # fit drew one permutation per epoch from rng, nothing else
+
+
+def test_nan_pixels_are_named_as_a_cause_when_training_meets_nan_logits():
+    """Standardising a pixel that never varies divides 0 by 0: the error must not blame the learning rate alone."""
+    X, y = blobs(n=40, num_features=4, num_classes=3, dtype=np.float32)
+    X[:, 0] = 0.5
+    with np.errstate(invalid="ignore"):
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"diverged \(try a smaller learning rate\) or .* np\.isfinite\(X\)"):
+            fit(MLP([4, 5, 3], rng=np.random.default_rng(0)), X, y, rng=np.random.default_rng(0), progress=False)
 
 
 def test_validation_metrics_match_a_direct_evaluation():
