@@ -7,7 +7,7 @@ computed in float64).
 
 Non-finite logits, one rule for softmax, log_softmax, logsumexp and cross_entropy: -inf is allowed (a class with
 probability 0) as long as each row has a finite maximum; a row containing nan or +inf, or only -inf, raises
-ValueError (nan logits: training diverged, or nan input). sigmoid maps -inf to 0, +inf to 1, nan to nan.
+ValueError (such logits: training diverged, or nan in X). sigmoid maps -inf to 0, +inf to 1, nan to nan.
 """
 
 import functools
@@ -48,8 +48,8 @@ def _shifted(logits, axis, func, check=True):
             where = np.delete(np.argwhere(~np.isfinite(m))[0], axis).tolist()
             raise ValueError(
                 f"{func}: logits must be finite (or -inf for a class with probability 0); the slice at "
-                f"index {where} contains nan or +inf, or only -inf. nan logits mean that training diverged (try "
-                f"a smaller learning rate) or that the input has nan or inf (check np.isfinite(X).all())."
+                f"index {where} contains nan or +inf, or only -inf. Such logits usually mean that training diverged "
+                f"(try a smaller learning rate) or that the data X has nan or inf (check np.isfinite(X).all())."
             )
         return logits - m, m
 

@@ -120,8 +120,8 @@ def sigmoid_cross_entropy(logits, y):
     y = np.asarray(y)
     if logits.ndim != 1 or logits.shape[0] == 0 or y.shape != logits.shape or not np.isfinite(logits).all():
         raise ValueError(
-            f"sigmoid_cross_entropy: expected finite logits (N,) with N >= 1 (nan: diverged? nan in X?) and y of the "
-            f"same shape; found logits {logits.shape}, finite: {bool(np.isfinite(logits).all())}, and y {y.shape}."
+            f"sigmoid_cross_entropy: expected finite logits (N,), N >= 1 (nan: training diverged, or nan in X?) and "
+            f"y of the same shape; found logits {logits.shape}, finite: {bool(np.isfinite(logits).all())}, y {y.shape}."
         )
     if y.dtype.kind not in "biuf" or (y.dtype.kind != "b" and np.any((y != 0) & (y != 1))):
         raise ValueError("sigmoid_cross_entropy: y must hold binary labels 0 or 1; for digit d use y = (labels == d).")

@@ -248,7 +248,7 @@ def _epoch(model, X, y, order, batch_size, lr, lr_schedule, epoch, update, histo
         if per_iteration and k:
             step_lr = _lr_at(lr, lr_schedule, epoch * batches_per_epoch + k)
         rows = order[k * batch_size : (k + 1) * batch_size]
-        # X.take(rows, axis=0) is X[rows], 1-5% faster epochs; named: the next batch gets new memory (~5% faster)
+        # X.take(rows, axis=0) copies the same rows as X[rows], a row at a time: 1-5% faster epochs
         X_batch, y_batch = X.take(rows, axis=0), y[rows]
         loss, grads = model.loss_and_grads(X_batch, y_batch)
         sgd_step(model.params, grads, lr=step_lr, **update)
